@@ -1,0 +1,1 @@
+"""orbridge command line: launcher, profiles, keys, models, doctor, logs."""

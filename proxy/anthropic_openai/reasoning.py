@@ -1,0 +1,72 @@
+"""Thinking blocks minted from an OpenAI-style upstream's reasoning, and their way back upstream.
+
+Claude Code echoes thinking blocks (with their `signature`) on the next turn. The signature we emit is an
+envelope, `orbridge.v1.<base64url json>`, holding what the upstream needs to continue its reasoning: the
+field it used (`reasoning` / `reasoning_content` / `reasoning_details`), its own signature, format and any
+encrypted reasoning. It is never a fake Anthropic signature: pass-through upstreams drop blocks carrying it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+PREFIX = "orbridge.v1."
+
+
+def make_signature(source: str, signature: str | None, fmt: str | None, encrypted: list[dict]) -> str:
+    data: dict = {"src": source}
+    if signature:
+        data["sig"] = signature
+    if fmt:
+        data["fmt"] = fmt
+    if encrypted:
+        data["enc"] = encrypted
+    raw = json.dumps(data, separators=(",", ":")).encode()
+    return PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def read_signature(signature: object) -> dict | None:
+    """The envelope's content, or None when the signature is not one of ours."""
+    if not isinstance(signature, str) or not signature.startswith(PREFIX):
+        return None
+    payload = signature[len(PREFIX):]
+    try:
+        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, TypeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_ours(signature: object) -> bool:
+    return isinstance(signature, str) and signature.startswith(PREFIX)
+
+
+def history_fields(blocks: list[dict], openrouter: bool) -> dict:
+    """Fields to add to an assistant message so the upstream sees its own earlier reasoning again."""
+    texts: list[str] = []
+    details: list[dict] = []
+    wants_content = False
+    for block in blocks:
+        env = read_signature(block.get("signature")) if block.get("type") == "thinking" else None
+        if block.get("type") == "redacted_thinking":
+            env = read_signature(block.get("data"))
+        if env is None:
+            continue
+        text = block.get("thinking") or ""
+        if text:
+            texts.append(text)
+            detail = {"type": "reasoning.text", "text": text}
+            if env.get("sig"):
+                detail["signature"] = env["sig"]
+            if env.get("fmt"):
+                detail["format"] = env["fmt"]
+            details.append(detail)
+        details.extend(env.get("enc") or [])
+        wants_content = wants_content or env.get("src") == "reasoning_content"
+    out: dict = {}
+    if openrouter and details:
+        out["reasoning_details"] = details
+    elif texts and (wants_content or not openrouter):
+        out["reasoning_content"] = "".join(texts)
+    return out

@@ -1,0 +1,314 @@
+"""Anthropic Messages request -> OpenAI Chat Completions request. Pure: no I/O, no globals.
+
+The body has already passed `validation.validate_request`, so shapes are trusted here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from ..settings import ModelInfo
+from . import reasoning
+from .tools import ToolNames, clean_schema
+
+BILLING_PREFIX = "x-anthropic-billing-header:"
+PLACEHOLDER_TOOL = "DeferredToolPlaceholder"
+MAX_STOP_SEQUENCES = 4
+
+_EFFORTS = {"minimal": "minimal", "low": "low", "medium": "medium", "high": "high", "xhigh": "high",
+            "max": "high"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """The upstream model and the dialect its endpoint speaks."""
+
+    model: str
+    openrouter: bool = True
+    info: ModelInfo = ModelInfo()
+    keep_cache_control: bool = False
+    # The endpoint wants `max_completion_tokens` (OpenAI reasoning models) instead of `max_tokens`.
+    max_completion_tokens: bool = False
+
+    @classmethod
+    def for_model(cls, model: str, openrouter: bool, info: ModelInfo | None = None) -> Target:
+        lower = model.lower()
+        keep = openrouter and (lower.startswith(("anthropic/", "google/gemini")) or "claude" in lower)
+        bare = lower.rsplit("/", 1)[-1]
+        completion = not openrouter and bare.startswith(("o1", "o3", "o4", "gpt-5"))
+        return cls(model, openrouter, info or ModelInfo(), keep, completion)
+
+
+@dataclass
+class Translated:
+    body: dict
+    tool_names: ToolNames
+    stop_sequences: list[str]
+
+
+def translate_request(req: dict, target: Target, stream: bool) -> Translated:
+    names = ToolNames()
+    keep_cc = target.keep_cache_control
+    loaded = _referenced_tools(req.get("messages", []))
+
+    messages: list[dict] = []
+    system = _system_message(req.get("system"), keep_cc)
+    if system:
+        messages.append(system)
+    for msg in req["messages"]:
+        messages.extend(_message(msg, names, keep_cc, target.openrouter))
+
+    body: dict = {"model": target.model, "messages": messages}
+    tools = _tools(req.get("tools") or [], loaded, names)
+    if tools:
+        body["tools"] = tools
+        choice = _tool_choice(req.get("tool_choice"), names, {t["function"]["name"] for t in tools})
+        if choice is not None:
+            body["tool_choice"] = choice
+        tc = req.get("tool_choice")
+        if isinstance(tc, dict) and tc.get("disable_parallel_tool_use"):
+            body["parallel_tool_calls"] = False
+
+    max_tokens = req["max_tokens"]
+    if target.info.max_output:
+        max_tokens = min(max_tokens, target.info.max_output)
+    body["max_completion_tokens" if target.max_completion_tokens else "max_tokens"] = max_tokens
+
+    stops = [s for s in req.get("stop_sequences") or [] if isinstance(s, str) and s]
+    if stops:
+        body["stop"] = stops[:MAX_STOP_SEQUENCES]
+    for key in ("temperature", "top_p"):
+        if req.get(key) is not None:
+            body[key] = req[key]
+    if req.get("top_k") is not None and target.openrouter:
+        body["top_k"] = req["top_k"]
+    user_id = (req.get("metadata") or {}).get("user_id")
+    if isinstance(user_id, str) and user_id:
+        body["user"] = user_id[:256]
+
+    body.update(_reasoning(req, target))
+    fmt = (req.get("output_config") or {}).get("format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and isinstance(fmt.get("schema"), dict):
+        body["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": fmt.get("name") or "output", "schema": fmt["schema"]},
+        }
+
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    if target.openrouter:
+        body["usage"] = {"include": True}
+    return Translated(body, names, stops)
+
+
+def _text_part(block: dict, keep_cc: bool) -> dict:
+    part = {"type": "text", "text": block.get("text", "")}
+    if keep_cc and block.get("cache_control"):
+        part["cache_control"] = block["cache_control"]
+    return part
+
+
+def _system_message(system: object, keep_cc: bool) -> dict | None:
+    if isinstance(system, str):
+        return {"role": "system", "content": system} if system else None
+    if not system:
+        return None
+    blocks = [b for b in system if not b.get("text", "").startswith(BILLING_PREFIX)]
+    if not blocks:
+        return None
+    if keep_cc and any(b.get("cache_control") for b in blocks):
+        return {"role": "system", "content": [_text_part(b, True) for b in blocks]}
+    return {"role": "system", "content": "\n\n".join(b.get("text", "") for b in blocks)}
+
+
+def _referenced_tools(messages: list[dict]) -> set[str]:
+    """Deferred tools the conversation has loaded through `tool_reference` blocks (tool search)."""
+    found: set[str] = set()
+    for msg in messages:
+        content = msg.get("content")
+        if not isinstance(content, list):
+            continue
+        for block in content:
+            if block.get("type") == "tool_result" and isinstance(block.get("content"), list):
+                for inner in block["content"]:
+                    if inner.get("type") == "tool_reference" and inner.get("tool_name"):
+                        found.add(inner["tool_name"])
+            elif block.get("type") == "tool_reference" and block.get("tool_name"):
+                found.add(block["tool_name"])
+    return found
+
+
+def _tools(tools: list[dict], loaded: set[str], names: ToolNames) -> list[dict]:
+    out = []
+    for tool in tools:
+        name = tool.get("name")
+        if not name or name == PLACEHOLDER_TOOL:
+            continue
+        kind = tool.get("type")
+        if kind not in (None, "custom"):
+            continue  # server tools (web_search_*, bash_*, ...) run on Anthropic's side only
+        if tool.get("defer_loading") and name not in loaded:
+            continue
+        fn: dict = {"name": names.outbound(name), "parameters": clean_schema(tool.get("input_schema"))}
+        if tool.get("description"):
+            fn["description"] = tool["description"]
+        out.append({"type": "function", "function": fn})
+    return out
+
+
+def _tool_choice(choice: object, names: ToolNames, declared: set[str]) -> object:
+    if not isinstance(choice, dict):
+        return None
+    kind = choice.get("type")
+    if kind == "auto":
+        return "auto"
+    if kind == "any":
+        return "required"
+    if kind == "none":
+        return "none"
+    if kind == "tool":
+        alias = names.outbound(choice.get("name", ""))
+        if alias in declared:
+            return {"type": "function", "function": {"name": alias}}
+    return None
+
+
+def _reasoning(req: dict, target: Target) -> dict:
+    thinking = req.get("thinking") or {}
+    kind = thinking.get("type")
+    effort = (req.get("output_config") or {}).get("effort")
+    effort = _EFFORTS.get(effort) if isinstance(effort, str) else None
+    if kind not in ("enabled", "adaptive"):
+        return {}
+    budget = thinking.get("budget_tokens") if kind == "enabled" else None
+    if target.openrouter:
+        if budget:
+            return {"reasoning": {"max_tokens": int(budget)}}
+        return {"reasoning": {"effort": effort} if effort else {"enabled": True}}
+    # Plain OpenAI-compatible endpoints reject `reasoning_effort` on models that do not reason, and
+    # Claude Code sends adaptive thinking to every model: only send it where the model is known to reason
+    # or the client asked for a budget explicitly.
+    if target.info.reasoning is False:
+        return {}
+    if budget and (target.info.reasoning or kind == "enabled"):
+        return {"reasoning_effort": "low" if budget < 4096 else "medium" if budget < 16384 else "high"}
+    if effort and target.info.reasoning:
+        return {"reasoning_effort": effort}
+    return {}
+
+
+def _image_url(source: dict) -> str | None:
+    kind = source.get("type")
+    if kind == "base64":
+        return f"data:{source.get('media_type', 'image/png')};base64,{source.get('data', '')}"
+    if kind == "url":
+        return source.get("url")
+    return None
+
+
+def _user_parts(block: dict, keep_cc: bool) -> list[dict]:
+    """A user-side content block as OpenAI content parts (text, image_url, file)."""
+    kind = block.get("type")
+    if kind == "text":
+        return [_text_part(block, keep_cc)]
+    if kind == "image":
+        url = _image_url(block.get("source") or {})
+        return [{"type": "image_url", "image_url": {"url": url}}] if url else []
+    if kind == "document":
+        source = block.get("source") or {}
+        if source.get("type") == "text":
+            return [{"type": "text", "text": source.get("data", "")}]
+        if source.get("type") == "content" and isinstance(source.get("content"), list):
+            return [p for b in source["content"] for p in _user_parts(b, keep_cc)]
+        url = _image_url(source)
+        if url:
+            name = block.get("title") or "document.pdf"
+            return [{"type": "file", "file": {"filename": name, "file_data": url}}]
+        return []
+    if kind == "tool_reference":
+        return [{"type": "text", "text": f"Tool {block.get('tool_name')} is now available."}]
+    if kind == "search_result":
+        inner = "\n".join(b.get("text", "") for b in block.get("content") or [] if isinstance(b, dict))
+        return [{"type": "text", "text": f"{block.get('title', '')} ({block.get('source', '')})\n{inner}"}]
+    return []
+
+
+def _tool_message(block: dict, keep_cc: bool) -> tuple[dict, list[dict]]:
+    """A tool_result as a `tool` message, plus image parts that must travel in a user message."""
+    content = block.get("content")
+    texts: list[str] = []
+    media: list[dict] = []
+    if isinstance(content, str):
+        texts.append(content)
+    elif isinstance(content, list):
+        for inner in content:
+            for part in _user_parts(inner, False):
+                if part["type"] == "text":
+                    texts.append(part["text"])
+                else:
+                    media.append(part)
+    text = "\n".join(texts)
+    if block.get("is_error"):
+        text = f"Error: {text}" if text else "Error"
+    if media and not text:
+        text = "(see the attached image)" if len(media) == 1 else f"(see the {len(media)} attached images)"
+    return {"role": "tool", "tool_call_id": block.get("tool_use_id", ""), "content": text}, media
+
+
+def _message(msg: dict, names: ToolNames, keep_cc: bool, openrouter: bool) -> list[dict]:
+    role = msg["role"]
+    content = msg["content"]
+    if role == "system":
+        if isinstance(content, str):
+            return [{"role": "system", "content": content}] if content else []
+        text = "\n\n".join(b.get("text", "") for b in content if b.get("type") == "text")
+        return [{"role": "system", "content": text}] if text else []
+    if role == "assistant":
+        return [_assistant(content, names, openrouter)]
+    if isinstance(content, str):
+        return [{"role": "user", "content": content}]
+
+    out: list[dict] = []
+    parts: list[dict] = []
+    late_media: list[dict] = []
+    for block in content:
+        if block.get("type") == "tool_result":
+            tool_msg, media = _tool_message(block, keep_cc)
+            out.append(tool_msg)
+            late_media.extend(media)
+        else:
+            parts.extend(_user_parts(block, keep_cc))
+    parts = late_media + parts
+    if parts:
+        if len(parts) == 1 and parts[0]["type"] == "text" and "cache_control" not in parts[0]:
+            out.append({"role": "user", "content": parts[0]["text"]})
+        else:
+            out.append({"role": "user", "content": parts})
+    return out
+
+
+def _assistant(content: object, names: ToolNames, openrouter: bool) -> dict:
+    if isinstance(content, str):
+        return {"role": "assistant", "content": content}
+    texts: list[str] = []
+    calls: list[dict] = []
+    for block in content:
+        kind = block.get("type")
+        if kind == "text":
+            texts.append(block.get("text", ""))
+        elif kind in ("tool_use", "server_tool_use"):
+            calls.append({
+                "id": block.get("id", ""),
+                "type": "function",
+                "function": {
+                    "name": names.outbound(block.get("name", "")),
+                    "arguments": json.dumps(block.get("input") or {}, ensure_ascii=False),
+                },
+            })
+    msg: dict = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
+    if calls:
+        msg["tool_calls"] = calls
+    msg.update(reasoning.history_fields(content, openrouter))
+    return msg

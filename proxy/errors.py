@@ -1,0 +1,173 @@
+"""Every failure as an Anthropic error: status, type, message and the retry headers Claude Code obeys.
+
+Claude Code retries most statuses on its own (401 forever, 5xx and 429 ten times), so whether a failure
+is final is said explicitly with `x-should-retry`. Upstream wording is kept: Claude Code's own recovery
+(auto-compaction on "prompt is too long", thinking-signature fallbacks) matches on it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from .sse import dumps
+
+
+@dataclass
+class ProxyError(Exception):
+    """An error to send to the client, before or during a stream."""
+
+    status: int
+    type: str
+    message: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def body(self) -> dict:
+        return {"type": "error", "error": {"type": self.type, "message": self.message}}
+
+    def body_bytes(self) -> bytes:
+        return dumps(self.body()).encode()
+
+    def event(self) -> dict:
+        """The same error as the payload of an SSE `error` event."""
+        return self.body()
+
+
+def final(status: int, type_: str, message: str) -> ProxyError:
+    """An error Claude Code must not retry."""
+    return ProxyError(status, type_, message, {"x-should-retry": "false"})
+
+
+def bad_request(message: str) -> ProxyError:
+    return final(400, "invalid_request_error", message)
+
+
+@dataclass
+class UpstreamError(Exception):
+    """What an upstream transport raises: its HTTP status (0 when unreachable), body text, headers."""
+
+    status: int
+    body: str
+    headers: dict[str, str] = field(default_factory=dict)
+    provider: str = "upstream"
+
+    def __post_init__(self) -> None:
+        super().__init__(f"{self.provider} {self.status}: {self.body[:200]}")
+
+
+_CONTEXT_PATTERNS = re.compile(
+    r"context[ _-]?length|context window|maximum context|prompt is too long|too many tokens"
+    r"|tokens? (?:limit|exceed)|exceeds? the (?:maximum|limit)|input is too long|context_length_exceeded",
+    re.I,
+)
+_NUMBERS = re.compile(r"\d[\d,]*")
+
+
+def upstream_message(body: str) -> str:
+    """The upstream's own error wording, out of whatever JSON shape it used (or the raw text)."""
+    text = body.strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        if text.lstrip().startswith("<"):
+            title = re.search(r"<title>(.*?)</title>", text, re.I | re.S)
+            return (title.group(1).strip() if title else "HTML error page") + " (non-JSON response)"
+        return text[:2000] or "no error message"
+    return _find_message(data) or text[:2000]
+
+
+def _find_message(data: object) -> str | None:
+    if isinstance(data, str):
+        return data
+    if isinstance(data, list) and data:
+        return _find_message(data[0])
+    if not isinstance(data, dict):
+        return None
+    err = data.get("error")
+    if err is not None:
+        msg = _find_message(err)
+        raw = err.get("metadata", {}).get("raw") if isinstance(err, dict) else None
+        if msg and isinstance(raw, str) and raw and raw not in msg:
+            msg = f"{msg}: {raw[:1000]}"
+        if msg:
+            return msg
+    for key in ("message", "detail", "error_message", "msg"):
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            return value
+        if isinstance(value, (dict, list)):
+            found = _find_message(value)
+            if found:
+                return found
+    return None
+
+
+def context_overflow(message: str) -> str | None:
+    """Anthropic's `prompt is too long: N tokens > M maximum` wording for a context-length failure."""
+    if not _CONTEXT_PATTERNS.search(message):
+        return None
+    if message.startswith("prompt is too long"):
+        return message
+    numbers = sorted({int(n.replace(",", "")) for n in _NUMBERS.findall(message)} - {0})
+    big = [n for n in numbers if n >= 1000]
+    if len(big) >= 2:
+        return f"prompt is too long: {big[-1]} tokens > {big[-2]} maximum ({message})"
+    return f"prompt is too long: {message}"
+
+
+def from_upstream(err: UpstreamError) -> ProxyError:
+    """Map an upstream failure to the Anthropic status and type Claude Code handles best."""
+    status, provider = err.status, err.provider
+    if status == 0:
+        return ProxyError(502, "api_error", f"Could not reach {provider}: {err.body}")
+    message = upstream_message(err.body)
+    if status in (401, 403) and _is_key_problem(status, message):
+        return final(
+            403,
+            "permission_error",
+            f"{provider} rejected the API key ({status}: {message}). "
+            f"Fix it with `orbridge keys set {provider}` and start again.",
+        )
+    if status == 403:
+        return final(403, "permission_error", f"{provider}: {message}")
+    if status == 402:
+        return final(400, "invalid_request_error", f"{provider} (402 payment required): {message}")
+    if status == 404:
+        return final(404, "not_found_error", f"{provider}: {message}")
+    if status == 413:
+        overflow = context_overflow(message)
+        return final(413 if overflow is None else 400, "request_too_large" if overflow is None
+                     else "invalid_request_error", overflow or message)
+    if status in (400, 422) or 400 <= status < 500 and status not in (408, 409, 429):
+        overflow = context_overflow(message)
+        return final(400, "invalid_request_error", overflow or message)
+    if status == 429:
+        headers = {}
+        if "retry-after" in err.headers:
+            headers["retry-after"] = err.headers["retry-after"]
+        return ProxyError(429, "rate_limit_error", message, headers)
+    if status in (503, 529):
+        return ProxyError(529, "overloaded_error", message)
+    if status in (408, 504):
+        return ProxyError(504, "api_error", f"{provider} timed out: {message}")
+    if status == 409:
+        return ProxyError(409, "api_error", message)
+    return ProxyError(status if 500 <= status < 600 else 502, "api_error", message)
+
+
+def _is_key_problem(status: int, message: str) -> bool:
+    if status == 401:
+        return True
+    return bool(re.search(r"key|auth|credential|token", message, re.I))
+
+
+def from_stream_error(payload: dict, provider: str) -> ProxyError:
+    """An `error` object an upstream sent inside a 200 stream (OpenRouter does this mid-stream)."""
+    err = payload.get("error", payload)
+    code = err.get("code") if isinstance(err, dict) else None
+    status = code if isinstance(code, int) and 400 <= code < 600 else 502
+    return from_upstream(UpstreamError(status, dumps(payload), {}, provider))

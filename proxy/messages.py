@@ -1,0 +1,246 @@
+"""One `/v1/messages` call: route, translate, call the upstream, translate back, log.
+
+Streaming: the upstream's first chunk is awaited for a short grace period so an upstream failure can still
+be answered with a real HTTP status (which Claude Code retries correctly); after that the response is
+committed, `ping` events keep a silent upstream's stream alive, and any later failure ends the stream
+with an `error` event. Client disconnects cancel the upstream request (the generator is cancelled and
+its `finally` closes the upstream response).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import anyio
+from starlette.responses import Response, StreamingResponse
+
+from . import sse
+from .anthropic_openai.request import Target, translate_request
+from .anthropic_openai.response import translate_response
+from .anthropic_openai.stream import StreamTranslator, usage_dict
+from .errors import ProxyError, UpstreamError, from_upstream
+from .request_log import RequestLog
+from .routing import resolve_model
+from .settings import ModelInfo, Settings
+from .tokens import count_tokens
+from .upstreams import Transport
+from .upstreams.openai_compatible import StreamFailed, UpstreamEOF
+
+PING = sse.encode({"type": "ping"})
+_TIMEOUT = object()
+# After the finish chunk, how long to wait for the trailing usage chunk before ending the message.
+USAGE_GRACE = 5.0
+
+
+class _Pump:
+    """Pull from an async iterator with a timeout, without losing the pending item on timeout."""
+
+    def __init__(self, source) -> None:
+        self._it = source.__aiter__()
+        self._source = source
+        self._task: asyncio.Future | None = None
+
+    async def next(self, timeout: float | None):
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._it.__anext__())
+        done, _ = await asyncio.wait({self._task}, timeout=timeout)
+        if not done:
+            return _TIMEOUT
+        task, self._task = self._task, None
+        return task.result()
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except BaseException:  # noqa: BLE001 - the pending read is abandoned on purpose
+                pass
+        try:
+            await self._it.aclose()
+        except (RuntimeError, AttributeError):
+            pass
+        await self._source.aclose()
+
+
+@dataclass
+class Call:
+    """What is known about one request, for the request log."""
+
+    started: float
+    session: str | None
+    requested_model: str
+    upstream_model: str = ""
+    stream: bool = False
+    status: int = 200
+    first_token: float | None = None
+    usage: dict = field(default_factory=dict)
+    cost: float | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    stop_reason: str | None = None
+
+    def record(self, profile: str, provider: str) -> dict:
+        now = time.time()
+        rec = {
+            "time": round(self.started, 3),
+            "session": self.session,
+            "profile": profile,
+            "provider": provider,
+            "model": self.requested_model,
+            "upstream_model": self.upstream_model,
+            "stream": self.stream,
+            "status": self.status,
+            "duration_ms": round((now - self.started) * 1000, 1),
+            "ttft_ms": round((self.first_token - self.started) * 1000, 1) if self.first_token else None,
+            "stop_reason": self.stop_reason,
+            **{k: v for k, v in self.usage.items()},
+        }
+        if self.cost is not None:
+            rec["cost"] = self.cost
+        if self.error_type:
+            rec["error_type"] = self.error_type
+            rec["error"] = (self.error_message or "")[:500]
+        return rec
+
+
+def error_response(err: ProxyError) -> Response:
+    headers = {"request-id": "req_" + str(time.time_ns())[-12:], **err.headers}
+    return Response(err.body_bytes(), status_code=err.status, media_type="application/json",
+                    headers=headers)
+
+
+class MessagesHandler:
+    def __init__(self, settings: Settings, transport: Transport, log: RequestLog) -> None:
+        self.settings = settings
+        self.transport = transport
+        self.log = log
+
+    def _target(self, upstream_model: str) -> Target:
+        info = self.settings.model_info.get(upstream_model, ModelInfo())
+        return Target.for_model(upstream_model, self.settings.upstream.is_openrouter, info)
+
+    def _done(self, call: Call, err: ProxyError | None = None) -> None:
+        if err is not None:
+            call.status = err.status if call.status == 200 and not call.first_token else call.status
+            call.error_type, call.error_message = err.type, err.message
+        self.log.write(call.record(self.settings.profile, self.settings.upstream.provider))
+
+    async def handle(self, body: dict, session: str | None) -> Response:
+        requested = body["model"]
+        call = Call(time.time(), session, requested, stream=bool(body.get("stream")))
+        call.upstream_model = resolve_model(requested, self.settings.models)
+        target = self._target(call.upstream_model)
+        translated = translate_request(body, target, call.stream)
+        input_estimate = count_tokens(body)
+        if call.stream:
+            return await self._stream(body, call, translated, input_estimate)
+        try:
+            completion = await self.transport.complete(translated.body)
+        except UpstreamError as exc:
+            err = from_upstream(exc)
+            self._done(call, err)
+            return error_response(err)
+        except StreamFailed as exc:
+            self._done(call, exc.error)
+            return error_response(exc.error)
+        message = translate_response(completion, requested, translated.tool_names,
+                                     translated.stop_sequences, input_estimate)
+        call.first_token = time.time()
+        call.usage = message.get("usage", {})
+        call.cost = (completion.get("usage") or {}).get("cost")
+        call.stop_reason = message.get("stop_reason")
+        self._done(call)
+        return Response(sse.dumps(message).encode(), media_type="application/json")
+
+    async def _stream(self, body: dict, call: Call, translated, input_estimate: int) -> Response:
+        settings = self.settings
+        try:
+            upstream = await self.transport.open_stream(translated.body)
+        except UpstreamError as exc:
+            err = from_upstream(exc)
+            self._done(call, err)
+            return error_response(err)
+        pump = _Pump(upstream)
+        translator = StreamTranslator(call.requested_model, translated.tool_names,
+                                      translated.stop_sequences, input_estimate)
+        early: list[dict] = []
+        finished = False
+        deadline = time.monotonic() + settings.first_byte_grace
+        try:
+            while not translator.first_content and translator.finish_reason is None:
+                item = await pump.next(max(deadline - time.monotonic(), 0))
+                if item is _TIMEOUT:
+                    break
+                early.extend(translator.feed(item))
+        except StopAsyncIteration:
+            finished = True
+        except (StreamFailed, UpstreamEOF, ProxyError) as exc:
+            await pump.aclose()
+            err = _as_proxy_error(exc, settings.upstream.provider)
+            self._done(call, err)
+            return error_response(err)
+        except BaseException:
+            await pump.aclose()
+            raise
+        if finished and translator.finish_reason is None and not getattr(upstream, "done", False):
+            await pump.aclose()
+            err = ProxyError(502, "api_error", f"{settings.upstream.provider} closed the stream without "
+                             "an answer")
+            self._done(call, err)
+            return error_response(err)
+        headers = {"cache-control": "no-cache", "x-accel-buffering": "no",
+                   "request-id": "req_" + translator.message_id[4:]}
+        return StreamingResponse(self._events(call, pump, upstream, translator, early, finished),
+                                 media_type="text/event-stream; charset=utf-8", headers=headers)
+
+    async def _events(self, call: Call, pump: _Pump, upstream, translator: StreamTranslator,
+                      early: list[dict], finished: bool) -> AsyncIterator[bytes]:
+        settings = self.settings
+        err: ProxyError | None = None
+        try:
+            yield b"".join(sse.encode(ev) for ev in translator.start()) + PING
+            if early:
+                call.first_token = time.time()
+                yield b"".join(sse.encode(ev) for ev in early)
+            while not finished:
+                waiting = USAGE_GRACE if translator.finish_reason else settings.ping_interval
+                try:
+                    item = await pump.next(waiting)
+                except StopAsyncIteration:
+                    break
+                if item is _TIMEOUT:
+                    if translator.finish_reason:
+                        break
+                    yield PING
+                    continue
+                events = translator.feed(item)
+                if events:
+                    if call.first_token is None:
+                        call.first_token = time.time()
+                    yield b"".join(sse.encode(ev) for ev in events)
+            if translator.finish_reason is None and not getattr(upstream, "done", False):
+                raise UpstreamEOF("the upstream closed the stream before finishing its answer")
+            events = translator.finish()
+            call.stop_reason = translator.stop_reason()
+            yield b"".join(sse.encode(ev) for ev in events)
+        except (StreamFailed, UpstreamEOF, ProxyError) as exc:
+            err = _as_proxy_error(exc, settings.upstream.provider)
+            yield sse.encode({"type": "error", "error": err.body()["error"]})
+        finally:
+            with anyio.CancelScope(shield=True):  # a client disconnect must still close the upstream
+                await pump.aclose()
+            call.usage = usage_dict(translator.usage)
+            call.cost = translator.usage.cost
+            self._done(call, err)
+
+
+def _as_proxy_error(exc: BaseException, provider: str) -> ProxyError:
+    if isinstance(exc, StreamFailed):
+        return exc.error
+    if isinstance(exc, ProxyError):
+        return exc
+    return ProxyError(502, "api_error", f"{provider} stream was cut off: {exc}")

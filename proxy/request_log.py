@@ -1,0 +1,45 @@
+"""One JSON line per request in the request log, rotated by size. Never a key, never a body."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+MAX_BYTES = 10 * 1024 * 1024
+KEEP = 3
+
+
+class RequestLog:
+    def __init__(self, path: Path | None, max_bytes: int = MAX_BYTES) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, record: dict) -> None:
+        if self.path is None:
+            return
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        with self._lock:
+            try:
+                if self.path.exists() and self.path.stat().st_size + len(line) > self.max_bytes:
+                    self._rotate()
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                with os.fdopen(fd, "a", encoding="utf-8") as fh:
+                    fh.write(line)
+            except OSError:
+                pass  # a full disk or a removed folder must never fail a request
+
+    def _rotate(self) -> None:
+        for i in range(KEEP - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{i}")
+            if older.exists():
+                older.replace(self.path.with_name(f"{self.path.name}.{i + 1}"))
+        self.path.replace(self.path.with_name(f"{self.path.name}.1"))
+
+
+class BodyLog(RequestLog):
+    """Opt-in (`--log-bodies`): request bodies in a separate file, mode 0600."""

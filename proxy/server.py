@@ -1,0 +1,94 @@
+"""Serve the proxy with uvicorn on an already-bound loopback socket, in a background thread.
+
+The socket is bound before anything slow happens, so the port is known (and reserved) at once; the
+launcher can hand it to Claude Code, whose first request arrives 0.1 s after it starts.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import uvicorn
+
+from .app import create_app
+from .settings import Settings
+
+
+def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.set_inheritable(False)
+    return sock
+
+
+class ProxyServer:
+    """A uvicorn server in a daemon thread; `start()` returns once it accepts connections."""
+
+    def __init__(self, settings: Settings, sock: socket.socket, app=None) -> None:
+        self.sock = sock
+        self.port = sock.getsockname()[1]
+        self.host = sock.getsockname()[0]
+        config = uvicorn.Config(app or create_app(settings), log_level="warning", access_log=False,
+                                lifespan="on", timeout_graceful_shutdown=2, loop=_loop_name(),
+                                http="httptools" if _has("httptools") else "h11")
+        self.server = uvicorn.Server(config)
+        self.server.install_signal_handlers = lambda: None  # the launcher owns the signals
+        self.thread = threading.Thread(target=self._run, name="orbridge-proxy", daemon=True)
+        self.error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def _run(self) -> None:
+        try:
+            self.server.run(sockets=[self.sock])
+        except BaseException as exc:  # noqa: BLE001 - reported to the launcher through `alive`
+            self.error = exc
+
+    def start(self, timeout: float = 15.0) -> ProxyServer:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the proxy failed to start: {self.error!r}")
+            time.sleep(0.005)
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.thread.is_alive() and not self.server.should_exit
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            self.server.force_exit = True
+            self.thread.join(timeout)
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _loop_name() -> str:
+    return "uvloop" if _has("uvloop") else "asyncio"
+
+
+def run_forever(settings: Settings, sock: socket.socket) -> None:
+    """Foreground serving (`orbridge serve`): uvicorn handles Ctrl-C itself."""
+    config = uvicorn.Config(create_app(settings), log_level="warning", access_log=False, lifespan="on",
+                            loop=_loop_name(), timeout_graceful_shutdown=2)
+    uvicorn.Server(config).run(sockets=[sock])

@@ -1,0 +1,128 @@
+"""OpenAI-compatible chat completions over one shared httpx client (OpenRouter, OpenAI, Ollama, ...)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+
+from .. import __version__
+from ..errors import UpstreamError, from_stream_error
+from ..settings import Upstream
+from ..sse import SSEDecoder
+
+
+class StreamFailed(Exception):
+    """The upstream reported an error inside an open stream; carries the mapped ProxyError."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class UpstreamEOF(Exception):
+    """The upstream closed the connection before finishing its answer."""
+
+
+class OpenAIStream:
+    """Parsed chunks of one streamed completion; ends at `[DONE]` or end of body."""
+
+    def __init__(self, response: httpx.Response, provider: str) -> None:
+        self._response = response
+        self._provider = provider
+        self.done = False
+
+    async def __aiter__(self) -> AsyncIterator[dict]:
+        decoder = SSEDecoder()
+        try:
+            async for raw in self._response.aiter_bytes():
+                for event in decoder.feed(raw):
+                    chunk = self._parse(event)
+                    if chunk is not None:
+                        yield chunk
+                    if self.done:
+                        return
+            for event in decoder.close():
+                chunk = self._parse(event)
+                if chunk is not None:
+                    yield chunk
+        except httpx.HTTPError as exc:
+            raise UpstreamEOF(f"{type(exc).__name__}: {exc}") from exc
+
+    def _parse(self, event) -> dict | None:
+        if event.comment or not event.data:
+            return None
+        if event.data.strip() == "[DONE]":
+            self.done = True
+            return None
+        try:
+            chunk = json.loads(event.data)
+        except ValueError:
+            return None  # a garbage line is skipped; a cut stream is caught by its missing finish
+        if not isinstance(chunk, dict):
+            return None
+        if chunk.get("error") is not None or event.event == "error":
+            raise StreamFailed(from_stream_error(chunk, self._provider))
+        return chunk
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+
+
+class OpenAICompatible:
+    def __init__(self, upstream: Upstream, client: httpx.AsyncClient | None = None) -> None:
+        self.upstream = upstream
+        self.url = upstream.base_url.rstrip("/") + "/chat/completions"
+        self._client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(upstream.timeout, connect=upstream.connect_timeout),
+            limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
+            trust_env=False,
+        )
+        headers = {"content-type": "application/json", "user-agent": f"orbridge/{__version__}"}
+        if upstream.is_openrouter:
+            headers["HTTP-Referer"] = "https://github.com/orbridge/orbridge"
+            headers["X-Title"] = "orbridge"
+        if upstream.api_key:
+            headers["authorization"] = f"Bearer {upstream.api_key}"
+        headers.update(upstream.headers)
+        self._headers = headers
+
+    async def _send(self, body: dict, stream: bool) -> httpx.Response:
+        content = json.dumps(body, ensure_ascii=False).encode()
+        request = self._client.build_request("POST", self.url, content=content, headers=self._headers)
+        try:
+            response = await self._client.send(request, stream=stream)
+        except httpx.TimeoutException as exc:
+            raise UpstreamError(504, f"timed out ({type(exc).__name__})", {}, self.upstream.provider) from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamError(0, f"{type(exc).__name__}: {exc}", {}, self.upstream.provider) from exc
+        if response.status_code >= 400:
+            try:
+                text = (await response.aread()).decode("utf-8", "replace")
+            except httpx.HTTPError:
+                text = ""
+            finally:
+                await response.aclose()
+            raise UpstreamError(response.status_code, text, dict(response.headers), self.upstream.provider)
+        return response
+
+    async def open_stream(self, body: dict) -> OpenAIStream:
+        return OpenAIStream(await self._send(body, True), self.upstream.provider)
+
+    async def complete(self, body: dict) -> dict:
+        response = await self._send(body, False)
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise UpstreamError(502, f"invalid JSON from upstream: {response.text[:500]}", {},
+                                self.upstream.provider) from exc
+        if not isinstance(data, dict):
+            raise UpstreamError(502, "upstream answered with a non-object JSON body", {},
+                                self.upstream.provider)
+        if data.get("error") is not None and not data.get("choices"):
+            raise StreamFailed(from_stream_error(data, self.upstream.provider))
+        return data
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

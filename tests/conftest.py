@@ -1,0 +1,86 @@
+"""Shared fixtures: the fake upstream and the real proxy app served by uvicorn on a free port."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from orbridge.proxy.server import ProxyServer, bind
+from orbridge.proxy.settings import ModelInfo, ModelMap, Settings, Upstream
+
+from .fake_upstream import FakeUpstream
+from .sse_validator import check
+
+TOKEN = "test-token-123"
+
+
+@pytest.fixture(scope="session")
+def upstream_server():
+    fake = FakeUpstream().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def upstream(upstream_server):
+    upstream_server.script()
+    upstream_server.default = None
+    upstream_server.catalogue = None
+    return upstream_server
+
+
+def make_settings(fake: FakeUpstream, tmp_path=None, **overrides) -> Settings:
+    upstream_kw = overrides.pop("upstream_kw", {})
+    values = dict(
+        token=TOKEN,
+        upstream=Upstream(base_url=fake.base_url, provider="openrouter", api_key="sk-or-test",
+                          **upstream_kw),
+        models=ModelMap(default="fake/default", opus="fake/opus", sonnet="fake/sonnet",
+                        haiku="fake/haiku"),
+        model_info={"fake/opus": ModelInfo(context_length=200_000, max_output=32_000, reasoning=True)},
+        ping_interval=0.5,
+        first_byte_grace=0.3,
+        log_path=(tmp_path / "requests.jsonl") if tmp_path else None,
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+class Proxy:
+    def __init__(self, server: ProxyServer) -> None:
+        self.server = server
+        self.url = server.url
+        self.http = httpx.Client(base_url=self.url, timeout=30,
+                                 headers={"x-api-key": TOKEN, "anthropic-version": "2023-06-01"})
+
+    def post(self, path: str, body: dict | None = None, **kw) -> httpx.Response:
+        return self.http.post(path, json=body, **kw)
+
+    def stream(self, body: dict, **kw) -> tuple[httpx.Response, bytes]:
+        """POST a streaming request; return the response and the raw bytes (validated when SSE)."""
+        with self.http.stream("POST", "/v1/messages", json={**body, "stream": True}, **kw) as resp:
+            raw = resp.read()
+        if resp.headers.get("content-type", "").startswith("text/event-stream"):
+            check(raw)
+        return resp, raw
+
+
+@pytest.fixture
+def proxy_factory(upstream, tmp_path):
+    started: list[Proxy] = []
+
+    def start(**overrides) -> Proxy:
+        server = ProxyServer(make_settings(upstream, tmp_path, **overrides), bind()).start()
+        proxy = Proxy(server)
+        started.append(proxy)
+        return proxy
+
+    yield start
+    for p in started:
+        p.http.close()
+        p.server.stop()
+
+
+@pytest.fixture
+def proxy(proxy_factory) -> Proxy:
+    return proxy_factory()
