@@ -1,7 +1,7 @@
 import anthropic
 
-from .fake_upstream import Reply, text_stream
 from .conftest import TOKEN
+from .fake_upstream import Reply, text_stream
 
 
 def test_text_stream_through_sdk(proxy, upstream):
