@@ -13,27 +13,19 @@ import time
 import uvicorn
 
 from .app import create_app
+from .listen import bind  # noqa: F401 - re-exported for callers
 from .settings import Settings
-
-
-def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(1024)
-    sock.set_inheritable(False)
-    return sock
 
 
 class ProxyServer:
     """A uvicorn server in a daemon thread; `start()` returns once it accepts connections."""
 
-    def __init__(self, settings: Settings, sock: socket.socket, app=None) -> None:
+    def __init__(self, settings: Settings, sock: socket.socket, app=None, quiet: bool = False) -> None:
         self.sock = sock
         self.port = sock.getsockname()[1]
         self.host = sock.getsockname()[0]
         config = uvicorn.Config(app or create_app(settings), log_level="warning", access_log=False,
+                                log_config=None if quiet else uvicorn.config.LOGGING_CONFIG,
                                 lifespan="on", timeout_graceful_shutdown=2, loop=_loop_name(),
                                 http="httptools" if _has("httptools") else "h11")
         self.server = uvicorn.Server(config)

@@ -1,0 +1,141 @@
+"""Provider model catalogues (`GET {base_url}/models`), cached for 24 h in the user cache dir.
+
+OpenRouter's public catalogue carries context length, max output, prices and supported parameters;
+other OpenAI-compatible servers list ids only. The same metadata feeds `orbridge models`, the child's
+CLAUDE_CODE_MAX_* variables and the proxy's max_tokens clamp.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import paths
+
+MAX_AGE = 24 * 3600
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    id: str
+    name: str = ""
+    context_length: int | None = None
+    max_output: int | None = None
+    price_in: float | None = None  # USD per million tokens
+    price_out: float | None = None
+    tools: bool | None = None
+    reasoning: bool | None = None
+    vision: bool | None = None
+
+
+@dataclass
+class Catalogue:
+    models: list[ModelEntry]
+    fetched_at: float
+    source: str  # "network" | "cache"
+
+    @property
+    def age(self) -> float:
+        return time.time() - self.fetched_at
+
+    def get(self, model_id: str) -> ModelEntry | None:
+        return next((m for m in self.models if m.id == model_id), None)
+
+
+def _num(value: object) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _int(value: object) -> int | None:
+    number = _num(value)
+    return int(number) if number else None
+
+
+def parse(data: object) -> list[ModelEntry]:
+    rows = data.get("data") if isinstance(data, dict) else data
+    out = []
+    for row in rows or []:
+        if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+            continue
+        params = row.get("supported_parameters")
+        params = set(params) if isinstance(params, list) else None
+        top = row.get("top_provider") or {}
+        pricing = row.get("pricing") or {}
+        modalities = (row.get("architecture") or {}).get("input_modalities")
+        price_in, price_out = _num(pricing.get("prompt")), _num(pricing.get("completion"))
+        out.append(ModelEntry(
+            id=row["id"],
+            name=row.get("name") or "",
+            context_length=_int(row.get("context_length") or top.get("context_length")),
+            max_output=_int(top.get("max_completion_tokens") or row.get("max_output_tokens")),
+            price_in=price_in * 1e6 if price_in is not None else None,
+            price_out=price_out * 1e6 if price_out is not None else None,
+            tools=("tools" in params) if params is not None else None,
+            reasoning=("reasoning" in params or "include_reasoning" in params) if params is not None else None,
+            vision=("image" in modalities) if isinstance(modalities, list) else None,
+        ))
+    return out
+
+
+def _cache_path(base_url: str) -> Path:
+    digest = hashlib.sha256(base_url.encode()).hexdigest()[:12]
+    return paths.cache_dir() / f"models-{digest}.json"
+
+
+def read_cache(base_url: str) -> Catalogue | None:
+    path = _cache_path(base_url)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Catalogue(parse(data["payload"]), float(data["fetched_at"]), "cache")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_cache(base_url: str, payload: object) -> None:
+    path = _cache_path(base_url)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"fetched_at": time.time(), "payload": payload}, fh)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def fetch(base_url: str, api_key: str | None = None, timeout: float = 10.0) -> Catalogue:
+    import httpx
+
+    headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+    resp = httpx.get(base_url.rstrip("/") + "/models", headers=headers, timeout=timeout, trust_env=False)
+    resp.raise_for_status()
+    payload = resp.json()
+    models = parse(payload)
+    _write_cache(base_url, payload)
+    return Catalogue(models, time.time(), "network")
+
+
+def load(base_url: str, api_key: str | None = None, refresh: bool = False, timeout: float = 10.0,
+         allow_network: bool = True) -> tuple[Catalogue | None, str | None]:
+    """The catalogue (fresh cache, else network, else a stale cache) and a warning if something failed."""
+    cached = read_cache(base_url)
+    if cached and not refresh and cached.age < MAX_AGE:
+        return cached, None
+    if not allow_network:
+        return cached, None
+    try:
+        return fetch(base_url, api_key, timeout), None
+    except Exception as exc:  # offline, DNS, HTTP error, bad JSON: fall back to the cache
+        reason = f"{type(exc).__name__}: {exc}"[:200]
+        if cached:
+            return cached, f"could not refresh the model list ({reason}); using the cache from " \
+                           f"{cached.age / 3600:.1f} h ago"
+        return None, f"could not fetch the model list ({reason})"

@@ -1,0 +1,185 @@
+"""Profiles and provider presets, kept in `config.toml` (read with tomllib, written atomically).
+
+A user with only `OPENROUTER_API_KEY` set needs no file at all: the built-in `default` profile is
+OpenRouter with current coding models.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from . import paths
+from .errors import CLIError
+
+
+@dataclass(frozen=True)
+class Preset:
+    base_url: str
+    env_var: str | None
+    kind: str = "openai"
+    needs_key: bool = True
+
+
+PRESETS: dict[str, Preset] = {
+    "openrouter": Preset("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
+    "openai": Preset("https://api.openai.com/v1", "OPENAI_API_KEY"),
+    "deepseek": Preset("https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"),
+    "groq": Preset("https://api.groq.com/openai/v1", "GROQ_API_KEY"),
+    "together": Preset("https://api.together.xyz/v1", "TOGETHER_API_KEY"),
+    "mistral": Preset("https://api.mistral.ai/v1", "MISTRAL_API_KEY"),
+    "ollama": Preset("http://127.0.0.1:11434/v1", None, needs_key=False),
+    "lmstudio": Preset("http://127.0.0.1:1234/v1", None, needs_key=False),
+    "vllm": Preset("http://127.0.0.1:8000/v1", "VLLM_API_KEY", needs_key=False),
+}
+
+DEFAULT_PROFILE = "default"
+
+
+@dataclass
+class Profile:
+    name: str = DEFAULT_PROFILE
+    provider: str = "openrouter"
+    base_url: str | None = None
+    model: str | None = "qwen/qwen3-coder"
+    opus: str | None = "moonshotai/kimi-k2"
+    sonnet: str | None = None
+    haiku: str | None = "openai/gpt-4o-mini"
+    fable: str | None = None
+    timeout: float = 600.0
+    key_name: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def preset(self) -> Preset | None:
+        return PRESETS.get(self.provider)
+
+    @property
+    def url(self) -> str:
+        if self.base_url:
+            return self.base_url
+        if self.preset:
+            return self.preset.base_url
+        raise CLIError(f"profile {self.name!r}: provider {self.provider!r} is not a preset and has no base_url",
+                       f"orbridge profile edit {self.name} --base-url URL")
+
+    @property
+    def key_id(self) -> str:
+        """Name the key is stored under: `key_name`, else the provider."""
+        return self.key_name or self.provider
+
+    @property
+    def env_var(self) -> str | None:
+        return self.preset.env_var if self.preset and self.key_name is None else None
+
+    def tiers(self) -> dict[str, str]:
+        default = self.model or self.sonnet or self.opus or ""
+        return {"opus": self.opus or default, "sonnet": self.sonnet or default,
+                "haiku": self.haiku or default, "fable": self.fable or self.opus or default}
+
+    def to_toml(self) -> dict:
+        data = {k: v for k, v in asdict(self).items() if k != "name" and v not in (None, {}, "")}
+        return data
+
+
+BUILTIN = Profile()
+_FIELDS = {f.name for f in fields(Profile)} - {"name"}
+
+
+@dataclass
+class Config:
+    path: Path
+    active: str | None = None
+    profiles: dict[str, Profile] = field(default_factory=dict)
+
+    def get(self, name: str | None = None) -> Profile:
+        name = name or os.environ.get("ORBRIDGE_PROFILE") or self.active or DEFAULT_PROFILE
+        if name in self.profiles:
+            return self.profiles[name]
+        if name == DEFAULT_PROFILE:
+            return Profile()
+        known = ", ".join(sorted(set(self.profiles) | {DEFAULT_PROFILE}))
+        raise CLIError(f"unknown profile {name!r} (known: {known})", "orbridge profile list")
+
+
+def load(path: Path | None = None) -> Config:
+    path = path or paths.config_file()
+    if not path.exists():
+        return Config(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise CLIError(f"{path}: {exc}", f"fix the file by hand (it was not changed): {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CLIError(f"{path}: cannot read ({exc})") from None
+    config = Config(path, active=data.get("active") if isinstance(data.get("active"), str) else None)
+    profiles = data.get("profiles", {})
+    if not isinstance(profiles, dict):
+        raise CLIError(f"{path}: `profiles` must be a table", f"fix the file by hand: {path}")
+    for name, raw in profiles.items():
+        if not isinstance(raw, dict):
+            raise CLIError(f"{path}: [profiles.{name}] must be a table", f"fix the file by hand: {path}")
+        unknown = set(raw) - _FIELDS
+        if unknown:
+            raise CLIError(f"{path}: [profiles.{name}] has unknown keys: {', '.join(sorted(unknown))}",
+                           f"fix the file by hand: {path}")
+        try:
+            config.profiles[name] = Profile(name=name, **{**_empty_tiers(), **raw})
+        except TypeError as exc:
+            raise CLIError(f"{path}: [profiles.{name}]: {exc}", f"fix the file by hand: {path}") from None
+    return config
+
+
+def _empty_tiers() -> dict:
+    """Saved profiles start from nothing (not the built-in models), so unset tiers fall back to `model`."""
+    return {"model": None, "opus": None, "haiku": None}
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'"{escaped}"'
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def _key(name: str) -> str:
+    return name if name.replace("-", "").replace("_", "").isalnum() else _toml_value(name)
+
+
+def dumps(config: Config) -> str:
+    lines = ["# orbridge configuration: https://github.com/orbridge/orbridge#profiles", ""]
+    if config.active:
+        lines += [f"active = {_toml_value(config.active)}", ""]
+    for name, profile in config.profiles.items():
+        data = profile.to_toml()
+        headers = data.pop("headers", None)
+        lines.append(f"[profiles.{_key(name)}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in data.items()]
+        if headers:
+            lines += ["", f"[profiles.{_key(name)}.headers]"]
+            lines += [f"{_key(k)} = {_toml_value(v)}" for k, v in headers.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def save(config: Config) -> None:
+    path = config.path
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    text = dumps(config)
+    tomllib.loads(text)  # never write a file we could not read back
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

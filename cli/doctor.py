@@ -1,0 +1,192 @@
+"""`orbridge doctor`: is everything wired? One line per check, and the exact fix for each failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import catalogue, config, keys
+from .errors import CLIError
+from .resolve import Overrides, Resolved, apply
+
+OK, FAIL, WARN = "ok", "fail", "warn"
+MARK = {OK: "✓", FAIL: "✗", WARN: "!"}
+
+
+@dataclass
+class Check:
+    name: str
+    status: str
+    detail: str
+    fix: str | None = None
+
+
+def _claude(claude: str | None) -> Check:
+    exe = shutil.which(claude or os.environ.get("ORBRIDGE_CLAUDE") or "claude")
+    if not exe:
+        return Check("claude binary", FAIL, "not found on PATH",
+                     "npm install -g @anthropic-ai/claude-code   (or pass --claude PATH)")
+    try:
+        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=20)
+        version = (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else "?"
+    except (OSError, subprocess.TimeoutExpired, IndexError) as exc:
+        return Check("claude binary", WARN, f"{exe} found but `--version` failed: {exc}")
+    return Check("claude binary", OK, f"{exe} ({version})")
+
+
+def _key_accepted(profile: config.Profile, key: str | None) -> Check:
+    import httpx
+
+    base = profile.url.rstrip("/")
+    url = f"{base}/key" if profile.provider == "openrouter" else f"{base}/models"
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    try:
+        resp = httpx.get(url, headers=headers, timeout=8, trust_env=False)
+    except httpx.HTTPError as exc:
+        return Check("upstream reachable", WARN, f"{base}: {type(exc).__name__} (offline?); key not verified",
+                     "check the network or --base-url")
+    if resp.status_code in (401, 403):
+        return Check("key accepted", FAIL, f"{profile.provider} answered {resp.status_code}",
+                     f"orbridge keys set {profile.key_id}")
+    if resp.status_code >= 400:
+        return Check("upstream reachable", WARN, f"{url} answered {resp.status_code}")
+    return Check("key accepted", OK, f"{profile.provider} accepted the key" if key else f"{base} reachable")
+
+
+def _tier_models(profile: config.Profile) -> list[Check]:
+    if profile.provider != "openrouter":
+        return [Check("models", OK, ", ".join(f"{t}={m}" for t, m in profile.tiers().items()))]
+    cat, warning = catalogue.load(profile.url, timeout=8)
+    if cat is None:
+        return [Check("models exist", WARN, warning or "no catalogue", "orbridge models --refresh")]
+    checks = []
+    for tier, model in profile.tiers().items():
+        entry = cat.get(model)
+        if entry is None:
+            checks.append(Check(f"{tier} model", FAIL, f"{model} is not in the {profile.provider} catalogue",
+                                f"orbridge profile edit {profile.name} --{tier} <id from `orbridge models --tools`>"))
+        elif entry.tools is False:
+            checks.append(Check(f"{tier} model", FAIL, f"{model} does not support tool calls",
+                                f"orbridge profile edit {profile.name} --{tier} <id from `orbridge models --tools`>"))
+        else:
+            size = f"context {entry.context_length or '?'}, max output {entry.max_output or '?'}"
+            checks.append(Check(f"{tier} model", OK, f"{model} ({size})"))
+    return checks
+
+
+def _port() -> Check:
+    from orbridge.proxy.listen import bind
+
+    try:
+        sock = bind()
+    except OSError as exc:
+        return Check("loopback port", FAIL, f"cannot bind 127.0.0.1: {exc}")
+    port = sock.getsockname()[1]
+    sock.close()
+    return Check("loopback port", OK, f"127.0.0.1:{port} binds")
+
+
+def _onboarding() -> Check:
+    path = Path.home() / ".claude.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    if data.get("hasCompletedOnboarding"):
+        return Check("claude onboarding", OK, f"{path}: onboarding completed")
+    return Check("claude onboarding", WARN, f"{path}: onboarding not completed; interactive claude will show "
+                 "its first-run screens first", "run `claude` once and finish the theme picker")
+
+
+def _environment() -> list[Check]:
+    checks = []
+    for var in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN"):
+        if os.environ.get(var):
+            checks.append(Check("environment", WARN, f"{var} is set in your shell; `orbridge run` overrides it "
+                                "for the child, but plain `claude` would use it", f"unset {var}"))
+    return checks or [Check("environment", OK, "no conflicting ANTHROPIC_* variables")]
+
+
+def _round_trip(resolved: Resolved) -> Check:
+    import httpx
+
+    from orbridge.proxy.listen import bind
+    from orbridge.proxy.server import ProxyServer
+
+    from .resolve import proxy_settings
+
+    token = secrets.token_urlsafe(16)
+    server = ProxyServer(proxy_settings(resolved, token), bind(), quiet=True).start()
+    try:
+        resp = httpx.post(f"{server.url}/v1/messages", timeout=60, headers={"x-api-key": token}, json={
+            "model": "claude-haiku-4-5", "max_tokens": 16,
+            "messages": [{"role": "user", "content": "Reply with the single word: ok"}]})
+    except httpx.HTTPError as exc:
+        return Check("live round trip", FAIL, f"{type(exc).__name__}: {exc}")
+    finally:
+        server.stop()
+    if resp.status_code != 200:
+        try:
+            message = resp.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = resp.text[:200]
+        return Check("live round trip", FAIL, f"{resp.status_code}: {message}")
+    text = "".join(b.get("text", "") for b in resp.json().get("content", []) if b.get("type") == "text")
+    return Check("live round trip", OK, f"haiku tier answered {text.strip()[:40]!r}")
+
+
+def run_checks(o: Overrides, claude: str | None) -> list[Check]:
+    checks = [_claude(claude)]
+    try:
+        cfg = config.load()
+        checks.append(Check("config", OK, f"{cfg.path}" + ("" if cfg.path.exists() else " (none: built-in "
+                                                                                           "default profile)")))
+        profile = apply(cfg.get(o.profile), o)
+    except CLIError as exc:
+        checks.append(Check("config", FAIL, exc.message, exc.fix))
+        return checks
+    checks.append(Check("profile", OK, f"{profile.name}: {profile.provider} at {profile.url}"))
+    warnings = keys.check_modes()
+    for warning in warnings:
+        checks.append(Check("key file", WARN, warning))
+    key, source = keys.lookup(profile.key_id, profile.env_var)
+    needs = profile.preset is not None and profile.preset.needs_key and not profile.base_url
+    if key:
+        checks.append(Check("api key", OK, f"{keys.mask(key)} from {source}"))
+    elif needs:
+        env = f" or export {profile.env_var}" if profile.env_var else ""
+        checks.append(Check("api key", FAIL, f"no key for {profile.provider}",
+                            f"orbridge keys set {profile.key_id}{env}"))
+    else:
+        checks.append(Check("api key", OK, "none needed (no Authorization header is sent)"))
+    checks.append(_key_accepted(profile, key))
+    checks += _tier_models(profile)
+    checks.append(_port())
+    checks.append(_onboarding())
+    checks += _environment()
+    if key or not needs:
+        resolved = Resolved(profile, key, source, {})
+        checks.append(_round_trip(resolved))
+    return checks
+
+
+def doctor(o: Overrides, as_json: bool, claude: str | None) -> int:
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    with console.status("checking…"):
+        checks = run_checks(o, claude)
+    failed = any(c.status == FAIL for c in checks)
+    if as_json:
+        print(json.dumps({"ok": not failed, "checks": [asdict(c) for c in checks]}, indent=1))
+        return 1 if failed else 0
+    for c in checks:
+        print(f"{MARK[c.status]} {c.name}: {c.detail}")
+        if c.fix and c.status != OK:
+            print(f"    fix: {c.fix}")
+    return 1 if failed else 0

@@ -1,0 +1,266 @@
+"""The `orbridge` command. Commands are registered here; their work lives in modules imported on use, so
+`orbridge --help` never loads the proxy stack or LiteLLM."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from .errors import CLIError
+
+EPILOG_RUN = "Example: orbridge run -- claude        orbridge run --model deepseek/deepseek-chat -- claude -p hi"
+
+app = typer.Typer(
+    name="orbridge",
+    help="Run Claude Code on any model: OpenRouter by default, any OpenAI-compatible endpoint, or a local model.",
+    no_args_is_help=True,
+    rich_markup_mode="rich" if not os.environ.get("NO_COLOR") else None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+profile_app = typer.Typer(help="Named profiles: provider, models, timeout. Example: orbridge profile use work",
+                          no_args_is_help=True)
+keys_app = typer.Typer(help="API keys, stored 0600 in your config dir. Example: orbridge keys set openrouter",
+                       no_args_is_help=True)
+app.add_typer(profile_app, name="profile")
+app.add_typer(keys_app, name="keys")
+
+ProfileOpt = typer.Option(None, "--profile", "-p", help="Profile to use (default: the active one).",
+                          envvar="ORBRIDGE_PROFILE")
+ProviderOpt = typer.Option(None, "--provider", help="One-off provider preset (openrouter, openai, ollama, ...).")
+BaseUrlOpt = typer.Option(None, "--base-url", help="One-off OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1.")
+ModelOpt = typer.Option(None, "--model", "-m", help="One-off model for every tier.")
+HaikuOpt = typer.Option(None, "--haiku", help="One-off model for the haiku (background) tier.")
+
+
+def _overrides(profile, provider, base_url, model, haiku):
+    from .resolve import Overrides
+
+    return Overrides(profile=profile, provider=provider, base_url=base_url, model=model, haiku=haiku)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from orbridge.proxy import __version__
+
+        print(f"orbridge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="Show the version and exit.")) -> None:
+    """Run Claude Code on any model."""
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, epilog=EPILOG_RUN)
+def run(
+    cmd: list[str] = typer.Argument(None, help="The command and its arguments, after `--` (default: claude)."),
+    profile: str = ProfileOpt, provider: str = ProviderOpt, base_url: str = BaseUrlOpt, model: str = ModelOpt,
+    haiku: str = HaikuOpt,
+    port: int = typer.Option(0, "--port", help="Proxy port (default: a free one)."),
+    claude: str = typer.Option(None, "--claude", help="Path to the claude binary.", envvar="ORBRIDGE_CLAUDE"),
+    print_env: bool = typer.Option(False, "--print-env", help="Show the environment the command would get."),
+    log_bodies: bool = typer.Option(False, "--log-bodies", help="Also log request bodies (0600 file)."),
+) -> None:
+    """Start the proxy, run CMD (Claude Code by default) wired to it, pass its exit code on."""
+    from .run import run as do_run
+
+    code = do_run(cmd or [], _overrides(profile, provider, base_url, model, haiku), port=port, claude=claude,
+                  print_env=print_env, log_bodies=log_bodies)
+    raise typer.Exit(code)
+
+
+@app.command(epilog="Example: orbridge serve --port 8082   then   ANTHROPIC_BASE_URL=... your-client")
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (loopback by default)."),
+    port: int = typer.Option(8082, "--port", help="Port to listen on."),
+    token: str = typer.Option(None, "--token", envvar="ORBRIDGE_TOKEN", help="Fixed client token (default: random)."),
+    show_token: bool = typer.Option(False, "--show-token", help="Print the token unmasked."),
+    allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow a non-loopback --host (needs --token)."),
+    profile: str = ProfileOpt, provider: str = ProviderOpt, base_url: str = BaseUrlOpt, model: str = ModelOpt,
+    haiku: str = HaikuOpt,
+    log_bodies: bool = typer.Option(False, "--log-bodies", help="Also log request bodies (0600 file)."),
+) -> None:
+    """Run the proxy alone in the foreground, for any Anthropic-API client."""
+    from .serve import serve as do_serve
+
+    do_serve(host, port, token, show_token, allow_remote, _overrides(profile, provider, base_url, model, haiku),
+             log_bodies)
+
+
+@app.command(epilog="Example: orbridge models --search qwen --tools")
+def models(
+    provider: str = ProviderOpt, base_url: str = BaseUrlOpt, profile: str = ProfileOpt,
+    search: str = typer.Option(None, "--search", "-s", help="Only ids or names containing TEXT."),
+    tools: bool = typer.Option(False, "--tools", help="Only models that support tool calls."),
+    reasoning: bool = typer.Option(False, "--reasoning", help="Only reasoning models."),
+    vision: bool = typer.Option(False, "--vision", help="Only models that accept images."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    refresh: bool = typer.Option(False, "--refresh", help="Ignore the 24 h cache."),
+) -> None:
+    """List what a provider offers and what each model can do."""
+    from .models_cmd import show
+
+    show(_overrides(profile, provider, base_url, None, None), search, tools, reasoning, vision, as_json, refresh)
+
+
+@app.command(epilog="Example: orbridge doctor")
+def doctor(
+    profile: str = ProfileOpt, provider: str = ProviderOpt, base_url: str = BaseUrlOpt, model: str = ModelOpt,
+    haiku: str = HaikuOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    claude: str = typer.Option(None, "--claude", help="Path to the claude binary.", envvar="ORBRIDGE_CLAUDE"),
+) -> None:
+    """Check that everything is wired, with the fix for each failure."""
+    from .doctor import doctor as do_doctor
+
+    raise typer.Exit(do_doctor(_overrides(profile, provider, base_url, model, haiku), as_json, claude))
+
+
+@app.command(epilog="Example: orbridge logs -f --errors")
+def logs(
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new requests."),
+    lines: int = typer.Option(20, "-n", help="How many recent requests."),
+    as_json: bool = typer.Option(False, "--json", help="Print the raw JSON lines."),
+    errors: bool = typer.Option(False, "--errors", help="Only failed requests."),
+) -> None:
+    """Show the request log."""
+    from .logs import show
+
+    show(follow, lines, as_json, errors)
+
+
+@keys_app.command("set", epilog="Example: orbridge keys set openrouter   (or: echo $KEY | orbridge keys set X)")
+def keys_set(provider: str = typer.Argument(..., help="Provider (preset) or key name.")) -> None:
+    """Store a key (hidden prompt, or stdin when piped)."""
+    from . import keys
+
+    if sys.stdin.isatty():
+        import getpass
+
+        value = getpass.getpass(f"API key for {provider} (input hidden): ")
+    else:
+        value = sys.stdin.readline()
+    keys.set_key(provider, value)
+    print(f"stored the key for {provider}: {keys.mask(value.strip())}")
+
+
+@keys_app.command("list", epilog="Example: orbridge keys list")
+def keys_list() -> None:
+    """Show which keys are known (masked) and where each comes from."""
+    from . import keys
+    from .config import PRESETS
+
+    for warning in keys.check_modes():
+        print(f"warning: {warning}", file=sys.stderr)
+    names = sorted(set(PRESETS) | set(keys.stored()))
+    for name in names:
+        env_var = PRESETS[name].env_var if name in PRESETS else None
+        key, source = keys.lookup(name, env_var)
+        if key:
+            print(f"{name:<12} {keys.mask(key):<12} {source}")
+
+
+@keys_app.command("remove", epilog="Example: orbridge keys remove openrouter")
+def keys_remove(provider: str = typer.Argument(..., help="Provider or key name.")) -> None:
+    """Forget a stored key."""
+    from . import keys
+
+    print(f"removed the key for {provider}" if keys.remove_key(provider) else f"no stored key for {provider}")
+
+
+@profile_app.command("list", epilog="Example: orbridge profile list")
+def profile_list() -> None:
+    """List profiles; * marks the active one."""
+    from .profiles import list_profiles
+
+    list_profiles()
+
+
+@profile_app.command("show", epilog="Example: orbridge profile show work")
+def profile_show(name: str = typer.Argument(None, help="Profile (default: the active one).")) -> None:
+    """Show one profile, with its resolved tier models."""
+    from .profiles import show
+
+    show(name)
+
+
+_PROFILE_FIELDS = dict(
+    provider=typer.Option(None, "--provider", help="Preset: openrouter, openai, deepseek, groq, together, "
+                          "mistral, ollama, lmstudio, vllm."),
+    base_url=typer.Option(None, "--base-url", help="Any OpenAI-compatible endpoint."),
+    model=typer.Option(None, "--model", help="Default model."),
+    opus=typer.Option(None, "--opus", help="Model for the opus tier."),
+    sonnet=typer.Option(None, "--sonnet", help="Model for the sonnet tier."),
+    haiku=typer.Option(None, "--haiku", help="Model for the haiku (background) tier."),
+    fable=typer.Option(None, "--fable", help="Model for the fable tier."),
+    timeout=typer.Option(None, "--timeout", help="Upstream timeout in seconds."),
+    key_name=typer.Option(None, "--key-name", help="Stored key to use (default: the provider's)."),
+)
+
+
+@profile_app.command("add", epilog="Example: orbridge profile add local --provider ollama --model qwen3-coder")
+def profile_add(
+    name: str = typer.Argument(...),
+    provider: str = _PROFILE_FIELDS["provider"], base_url: str = _PROFILE_FIELDS["base_url"],
+    model: str = _PROFILE_FIELDS["model"], opus: str = _PROFILE_FIELDS["opus"],
+    sonnet: str = _PROFILE_FIELDS["sonnet"], haiku: str = _PROFILE_FIELDS["haiku"],
+    fable: str = _PROFILE_FIELDS["fable"], timeout: float = _PROFILE_FIELDS["timeout"],
+    key_name: str = _PROFILE_FIELDS["key_name"],
+    use: bool = typer.Option(False, "--use", help="Make it the active profile."),
+) -> None:
+    """Create a profile."""
+    from .profiles import add
+
+    add(name, dict(provider=provider, base_url=base_url, model=model, opus=opus, sonnet=sonnet, haiku=haiku,
+                   fable=fable, timeout=timeout, key_name=key_name), use)
+
+
+@profile_app.command("edit", epilog="Example: orbridge profile edit work --haiku openai/gpt-4o-mini")
+def profile_edit(
+    name: str = typer.Argument(...),
+    provider: str = _PROFILE_FIELDS["provider"], base_url: str = _PROFILE_FIELDS["base_url"],
+    model: str = _PROFILE_FIELDS["model"], opus: str = _PROFILE_FIELDS["opus"],
+    sonnet: str = _PROFILE_FIELDS["sonnet"], haiku: str = _PROFILE_FIELDS["haiku"],
+    fable: str = _PROFILE_FIELDS["fable"], timeout: float = _PROFILE_FIELDS["timeout"],
+    key_name: str = _PROFILE_FIELDS["key_name"],
+) -> None:
+    """Change fields of a profile (with no options: open the config file in $EDITOR)."""
+    from .profiles import edit
+
+    edit(name, dict(provider=provider, base_url=base_url, model=model, opus=opus, sonnet=sonnet, haiku=haiku,
+                    fable=fable, timeout=timeout, key_name=key_name))
+
+
+@profile_app.command("use", epilog="Example: orbridge profile use work")
+def profile_use(name: str = typer.Argument(...)) -> None:
+    """Make a profile the active one."""
+    from .profiles import use
+
+    use(name)
+
+
+@profile_app.command("remove", epilog="Example: orbridge profile remove old")
+def profile_remove(name: str = typer.Argument(...)) -> None:
+    """Delete a profile."""
+    from .profiles import remove
+
+    remove(name)
+
+
+def main() -> None:
+    try:
+        app()
+    except CLIError as exc:
+        fix = f"\n  fix: {exc.fix}" if exc.fix else ""
+        print(f"orbridge: {exc.message}{fix}", file=sys.stderr)
+        sys.exit(exc.code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""`orbridge run -- CMD`: serve the proxy in this process and hand the terminal to the command.
+
+Why a thread and not a child process: the proxy is up in ~0.2 s without a second interpreter, it dies
+with orbridge whatever happens (no orphan can keep the port), and there is no key to pass across a
+process boundary. The socket is bound first, so the port is reserved before anything slow happens.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from . import child_env, paths
+from .errors import CLIError
+from .resolve import Overrides, proxy_settings, resolve
+
+FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH)
+INSTALL_HINT = "install Claude Code with `npm install -g @anthropic-ai/claude-code`, or pass --claude PATH"
+
+
+def bind(port: int) -> socket.socket:
+    from orbridge.proxy.listen import bind as listen
+
+    try:
+        return listen("127.0.0.1", port)
+    except OSError as exc:
+        raise CLIError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", "choose another --port") from None
+
+
+def find_command(cmd: list[str], claude: str | None) -> list[str]:
+    cmd = list(cmd) or ["claude"]
+    if cmd[0] == "claude":
+        override = claude or os.environ.get("ORBRIDGE_CLAUDE")
+        if override:
+            cmd[0] = override
+    exe = shutil.which(cmd[0])
+    if exe is None:
+        if Path(cmd[0]).name == "claude":
+            raise CLIError(f"claude not found ({cmd[0]})", INSTALL_HINT, code=127)
+        raise CLIError(f"command not found: {cmd[0]}", code=127)
+    return [exe, *cmd[1:]]
+
+
+def quiet_logging(log_file: Path) -> None:
+    """The command owns the terminal: proxy diagnostics go to a file, never over Claude Code's screen."""
+    try:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.FileHandler(log_file, encoding="utf-8")
+    except OSError:
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    for name in ("orbridge", "uvicorn", "uvicorn.error", "uvicorn.access", "httpx"):
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.propagate = False
+
+
+def run(cmd: list[str], overrides: Overrides, port: int = 0, claude: str | None = None,
+        print_env: bool = False, log_bodies: bool = False) -> int:
+    sock = None if print_env else bind(port=port)
+    try:
+        resolved = resolve(overrides)
+        token = secrets.token_urlsafe(32)
+        if print_env:
+            url = f"http://127.0.0.1:{port or '<port chosen at start>'}"
+            _env, setting = child_env.build(resolved, url, token)
+            for key, value in child_env.masked(setting).items():
+                print(f"{key}={value}")
+            return 0
+        argv = find_command(cmd, claude)
+        quiet_logging(paths.log_dir() / "proxy.log")
+        from orbridge.proxy.server import ProxyServer
+
+        settings = proxy_settings(resolved, token, log_path=paths.request_log(),
+                                  log_bodies_path=(paths.log_dir() / "bodies.jsonl") if log_bodies else None)
+        server = ProxyServer(settings, sock, quiet=True).start()
+    except BaseException:
+        if sock is not None:
+            sock.close()
+        raise
+    try:
+        env, _ = child_env.build(resolved, server.url, token)
+        return _supervise(argv, env, server)
+    finally:
+        server.stop()
+
+
+def _supervise(argv: list[str], env: dict[str, str], server) -> int:
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, *FORWARDED)}
+    # Ctrl-C goes to the whole foreground process group: the child handles it, orbridge ignores it.
+    # A no-op handler (not SIG_IGN) so the child does not inherit an ignored SIGINT.
+    signal.signal(signal.SIGINT, lambda *_: None)
+    try:
+        proc = subprocess.Popen(argv, env=env)
+    except OSError as exc:
+        _restore(previous)
+        raise CLIError(f"cannot start {argv[0]}: {exc.strerror}", code=126) from None
+    for sig in FORWARDED:
+        signal.signal(sig, lambda signum, _frame: _forward(proc, signum))
+    died = threading.Event()
+    try:
+        while True:
+            try:
+                proc.wait(timeout=0.25)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if not server.alive and not died.is_set():
+                died.set()
+                print("orbridge: the proxy stopped unexpectedly; ending the command "
+                      f"(see {paths.log_dir() / 'proxy.log'})", file=sys.stderr)
+                _forward(proc, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                break
+    finally:
+        _restore(previous)
+    rc = proc.returncode
+    if died.is_set():
+        return rc if rc not in (0, None) and rc > 0 else 1
+    return 128 - rc if rc < 0 else rc
+
+
+def _forward(proc: subprocess.Popen, signum: int) -> None:
+    try:
+        proc.send_signal(signum)
+    except ProcessLookupError:
+        pass
+
+
+def _restore(previous: dict) -> None:
+    for sig, handler in previous.items():
+        try:
+            signal.signal(sig, handler)
+        except (TypeError, ValueError):
+            pass
