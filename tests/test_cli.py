@@ -1,0 +1,251 @@
+"""The CLI as users run it: real subprocesses with a scratch config, the fake upstream as provider."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from .fake_upstream import Reply, completion
+
+CANARY = "sk-or-canary-7f3a9c"
+ORBRIDGE = [sys.executable, "-m", "orbridge.cli.main"]
+
+
+@pytest.fixture
+def home(tmp_path, upstream):
+    env = {
+        "PATH": os.environ["PATH"], "HOME": str(tmp_path / "home"), "LANG": "C.UTF-8",
+        "XDG_CONFIG_HOME": str(tmp_path / "cfg"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "XDG_STATE_HOME": str(tmp_path / "state"), "NO_COLOR": "1", "COLUMNS": "200",
+    }
+    (tmp_path / "home").mkdir()
+
+    def orb(*args: str, input: str | None = None, extra: dict | None = None, timeout: float = 60):
+        return subprocess.run([*ORBRIDGE, *args], env={**env, **(extra or {})}, input=input, capture_output=True,
+                              text=True, timeout=timeout, cwd=tmp_path)
+
+    orb.env = env
+    orb.root = tmp_path
+    orb.config_dir = tmp_path / "cfg" / "orbridge"
+    orb.fake = upstream
+    return orb
+
+
+CHILD = textwrap.dedent("""
+    import os, sys, anthropic
+    client = anthropic.Anthropic(max_retries=0)
+    msg = client.messages.create(model="claude-sonnet-5", max_tokens=50,
+                                 messages=[{"role": "user", "content": "hi"}])
+    print("TEXT:" + msg.content[0].text)
+    print("ENV:" + repr(sorted(os.environ.items())))
+    sys.exit(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+""")
+
+
+def add_profile(orb) -> None:
+    r = orb("profile", "add", "t", "--provider", "openrouter", "--base-url", orb.fake.base_url, "--model",
+            "fake/model", "--haiku", "fake/haiku", "--use")
+    assert r.returncode == 0, r.stderr
+    r = orb("keys", "set", "openrouter", input=CANARY + "\n")
+    assert r.returncode == 0, r.stderr
+    assert CANARY not in r.stdout + r.stderr
+
+
+def test_run_wires_the_sdk_and_passes_exit_code(home):
+    add_profile(home)
+    home.fake.script(Reply(body={"choices": [{"index": 0, "message": {"role": "assistant", "content": "pong"},
+                                              "finish_reason": "stop"}], "usage": {}}))
+    script = home.root / "child.py"
+    script.write_text(CHILD)
+    r = home("run", "--", sys.executable, str(script), "3", extra={"OPENROUTER_API_KEY": CANARY})
+    assert r.returncode == 3, r.stderr
+    assert "TEXT:pong" in r.stdout
+    assert CANARY not in r.stdout + r.stderr  # not in the child's environment either (it printed it)
+    env = dict(eval(r.stdout.split("ENV:")[1].strip()))
+    assert env["ANTHROPIC_API_KEY"] == "" and env["ANTHROPIC_BASE_URL"].startswith("http://127.0.0.1:")
+    assert env["ANTHROPIC_DEFAULT_HAIKU_MODEL"] == "fake/haiku" and env["ANTHROPIC_MODEL"] == "fake/model"
+    assert "127.0.0.1" in env["NO_PROXY"] and env["CLAUDE_CODE_ATTRIBUTION_HEADER"] == "0"
+    assert home.fake.chat_requests()[0].headers["authorization"] == f"Bearer {CANARY}"
+    log = (home.root / "state" / "orbridge" / "log" / "requests.jsonl").read_text()
+    assert '"status":200' in log and CANARY not in log
+
+
+def test_sigterm_reaches_child_and_nothing_is_left(home):
+    add_profile(home)
+    child = home.root / "sleeper.py"
+    child.write_text("import signal, sys, time\nsignal.signal(signal.SIGTERM, lambda *a: sys.exit(7))\n"
+                     "print('ready', flush=True)\ntime.sleep(60)\n")
+    proc = subprocess.Popen([*ORBRIDGE, "run", "--", sys.executable, str(child)], env=home.env,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    kids = psutil.Process(proc.pid).children(recursive=True)
+    ports = [c.laddr.port for c in psutil.Process(proc.pid).net_connections() if c.status == "LISTEN"]
+    assert ports
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == 7
+    time.sleep(0.2)
+    assert not any(k.is_running() and k.status() != psutil.STATUS_ZOMBIE for k in kids)
+    listening = {c.laddr.port for c in psutil.net_connections("tcp") if c.status == "LISTEN"}
+    assert not set(ports) & listening
+
+
+def test_child_killed_by_signal_gives_128_plus_n(home):
+    add_profile(home)
+    r = home("run", "--", sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
+    assert r.returncode == 128 + 9
+
+
+def test_print_env_masks_token_and_holds_no_key(home):
+    add_profile(home)
+    r = home("run", "--print-env", extra={"OPENROUTER_API_KEY": CANARY})
+    assert r.returncode == 0, r.stderr
+    assert CANARY not in r.stdout
+    token = next(line for line in r.stdout.splitlines() if line.startswith("ANTHROPIC_AUTH_TOKEN="))
+    assert "…" in token
+
+
+def test_one_off_base_url_without_config_sends_no_key(home):
+    home.fake.script(Reply(body=completion("local model says hi")))
+    script = home.root / "child.py"
+    script.write_text(CHILD)
+    r = home("run", "--base-url", home.fake.base_url, "--model", "qwen3-coder", "--", sys.executable, str(script),
+             extra={"OPENROUTER_API_KEY": CANARY})
+    assert r.returncode == 0, r.stderr
+    sent = home.fake.chat_requests()[0]
+    assert "authorization" not in sent.headers and sent.body["model"] == "qwen3-coder"
+
+
+def test_keys_file_mode_masking_and_env_precedence(home):
+    add_profile(home)
+    path = home.config_dir / "keys.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(home.config_dir.stat().st_mode) == 0o700
+    r = home("keys", "list")
+    assert "sk-o…9c" in r.stdout or "sk-o…a9c" in r.stdout or "sk-o…" in r.stdout
+    assert CANARY not in r.stdout
+    r = home("keys", "list", extra={"OPENROUTER_API_KEY": "sk-or-fromenv-1234"})
+    assert "env:OPENROUTER_API_KEY" in r.stdout
+    os.chmod(path, 0o644)
+    r = home("keys", "list")
+    assert "set to 600" in r.stderr and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert home("keys", "remove", "openrouter").returncode == 0
+    assert json.loads(path.read_text()) == {}
+
+
+def test_profiles_round_trip_and_errors(home):
+    add_profile(home)
+    assert home("profile", "add", "local", "--provider", "ollama", "--model", "qwen3-coder").returncode == 0
+    assert home("profile", "edit", "local", "--haiku", "llama3.2").returncode == 0
+    r = home("profile", "list")
+    assert "* t" in r.stdout and "local" in r.stdout
+    r = home("profile", "show", "local")
+    assert "haiku     llama3.2" in r.stdout and "11434" in r.stdout
+    assert home("profile", "use", "local").returncode == 0
+    assert "* local" in home("profile", "list").stdout
+    r = home("profile", "use", "nope")
+    assert r.returncode == 1 and "unknown profile 'nope'" in r.stderr and "Traceback" not in r.stderr
+    assert home("profile", "remove", "local").returncode == 0
+    cfg = home.config_dir / "config.toml"
+    cfg.write_text(cfg.read_text() + "\n[profiles.broken\n")
+    before = cfg.read_text()
+    r = home("profile", "list")
+    assert r.returncode == 1 and "config.toml" in r.stderr and "line" in r.stderr and "Traceback" not in r.stderr
+    assert cfg.read_text() == before
+
+
+def test_missing_key_and_missing_claude_are_one_line_errors(home):
+    r = home("run", "--", "true")
+    assert r.returncode == 1 and "orbridge keys set openrouter" in r.stderr and "Traceback" not in r.stderr
+    add_profile(home)
+    r = home("run", "--claude", "/nonexistent/claude", "--", "claude")
+    assert r.returncode == 127 and "npm install -g @anthropic-ai/claude-code" in r.stderr
+
+
+CATALOGUE = {"data": [
+    {"id": "fake/model", "name": "Fake Model", "context_length": 131072,
+     "top_provider": {"max_completion_tokens": 16384}, "pricing": {"prompt": "0.0000002", "completion": "0.0000008"},
+     "supported_parameters": ["tools", "reasoning"], "architecture": {"input_modalities": ["text", "image"]}},
+    {"id": "fake/haiku", "name": "Fake Haiku", "context_length": 32768, "top_provider": {},
+     "pricing": {"prompt": "0", "completion": "0"}, "supported_parameters": ["tools"]},
+    {"id": "fake/notools", "name": "No Tools", "context_length": 8192, "supported_parameters": []},
+]}
+
+
+def test_models_catalogue_cache_and_offline_fallback(home):
+    add_profile(home)
+    home.fake.catalogue = CATALOGUE
+    r = home("models", "--json", "--tools")
+    assert r.returncode == 0, r.stderr
+    ids = [m["id"] for m in json.loads(r.stdout)]
+    assert ids == ["fake/model", "fake/haiku"]
+    r = home("models", "--search", "fake/model")
+    assert "131k" in r.stdout and "0.20" in r.stdout
+    home.fake.catalogue = None  # the provider is now "offline": the cache answers, its age shown
+    r = home("models", "--refresh")
+    assert r.returncode == 0 and "cached" in r.stdout and "fake/notools" in r.stdout
+    # the same metadata reaches the child's environment
+    env = home("run", "--print-env").stdout
+    assert "CLAUDE_CODE_MAX_OUTPUT_TOKENS=16384" in env and "CLAUDE_CODE_MAX_CONTEXT_TOKENS=131072" in env
+
+
+def test_doctor_failing_and_passing(home):
+    r = home("doctor", extra={"ORBRIDGE_CLAUDE": "/nonexistent"})
+    assert r.returncode == 1
+    assert "✗ claude binary" in r.stdout and "npm install -g @anthropic-ai/claude-code" in r.stdout
+    assert "✗ api key" in r.stdout and "orbridge keys set openrouter" in r.stdout
+    add_profile(home)
+    home.fake.catalogue = CATALOGUE
+    home.fake.script(Reply(body={"choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},
+                                              "finish_reason": "stop"}]}, repeat=True))
+    (home.root / "home" / ".claude.json").write_text('{"hasCompletedOnboarding": true}')
+    r = home("doctor", "--json", extra={"ORBRIDGE_CLAUDE": sys.executable})
+    data = json.loads(r.stdout)
+    by_name = {c["name"]: c for c in data["checks"]}
+    assert by_name["key accepted"]["status"] == "fail"  # the fake only accepts sk-or-good
+    assert CANARY not in r.stdout
+    home("keys", "set", "openrouter", input="sk-or-good\n")
+    r = home("doctor", "--json", extra={"ORBRIDGE_CLAUDE": sys.executable})
+    data = json.loads(r.stdout)
+    assert data["ok"] is True, r.stdout
+    assert {c["name"] for c in data["checks"]} >= {"claude binary", "api key", "key accepted", "opus model",
+                                                   "loopback port", "live round trip"}
+
+
+def test_logs_table_json_and_errors(home):
+    logdir = home.root / "state" / "orbridge" / "log"
+    logdir.mkdir(parents=True)
+    recs = [{"time": 1.7e9, "session": "abc", "model": "claude-opus", "upstream_model": "x/y", "status": 200,
+             "duration_ms": 12.0, "input_tokens": 5, "output_tokens": 7},
+            {"time": 1.7e9 + 1, "session": "abc", "model": "claude-opus", "upstream_model": "x/y", "status": 429,
+             "duration_ms": 3.0, "error_type": "rate_limit_error", "error": "slow down"}]
+    (logdir / "requests.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs) + "garbage\n")
+    r = home("logs")
+    assert r.returncode == 0 and "x/y" in r.stdout and "slow down" in r.stdout
+    r = home("logs", "--json", "--errors")
+    assert [json.loads(line)["status"] for line in r.stdout.splitlines()] == [429]
+    assert len(home("logs", "-n", "1", "--json").stdout.splitlines()) == 1
+
+
+def test_serve_refuses_remote_without_token_and_masks(home):
+    r = home("serve", "--host", "0.0.0.0")
+    assert r.returncode == 1 and "--allow-remote" in r.stderr
+
+
+def test_help_and_version_do_not_import_the_proxy(home):
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "orbridge.cli.main", "--help"], env=home.env,
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "orbridge run" in r.stdout or "run" in r.stdout
+    imported = r.stderr
+    for heavy in ("fastapi", "uvicorn", "litellm", "orbridge.proxy.app", "httpx"):
+        assert f" {heavy}\n" not in imported and f" {heavy}." not in imported, heavy
+    assert home("--version").stdout.startswith("orbridge ")
