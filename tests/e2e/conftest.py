@@ -97,14 +97,13 @@ class Runner:
         return Result(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
 
 
-def leftovers(since: float) -> list[str]:
-    """orbridge or claude processes started by this test that are still alive."""
+def leftovers(home: Path) -> list[str]:
+    """Processes of this test (their HOME is its scratch HOME) that are still alive."""
     found = []
-    for p in psutil.process_iter(["pid", "cmdline", "create_time"]):
+    for p in psutil.process_iter(["pid", "cmdline"]):
         try:
-            cmd = " ".join(p.info["cmdline"] or [])
-            if p.info["create_time"] >= since - 1 and ("orbridge.cli.main" in cmd or "claude-code" in cmd):
-                found.append(f"{p.pid} {cmd[:120]}")
+            if p.environ().get("HOME") == str(home) and p.status() != psutil.STATUS_ZOMBIE:
+                found.append(f"{p.pid} {' '.join(p.info['cmdline'] or [])[:120]}")
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
     return found
@@ -112,10 +111,9 @@ def leftovers(since: float) -> list[str]:
 
 @pytest.fixture
 def e2e(tmp_path, upstream, claude_bin):
-    started = time.time()
     runner = Runner(tmp_path, claude_bin, upstream)
     yield runner
     deadline = time.time() + 5
-    while leftovers(started) and time.time() < deadline:
+    while leftovers(runner.home) and time.time() < deadline:
         time.sleep(0.1)
-    assert leftovers(started) == [], "processes left behind"
+    assert leftovers(runner.home) == [], "processes left behind"
