@@ -21,7 +21,7 @@ from . import sse
 from .anthropic_openai.request import Target, translate_request
 from .anthropic_openai.response import translate_response
 from .anthropic_openai.stream import StreamTranslator, usage_dict
-from .errors import ProxyError, UpstreamError, from_upstream
+from .errors import ProxyError, UpstreamError, bad_request, from_upstream
 from .request_log import RequestLog
 from .routing import resolve_model
 from .settings import ModelInfo, Settings
@@ -134,8 +134,13 @@ class MessagesHandler:
         call = Call(time.time(), session, requested, stream=bool(body.get("stream")))
         call.upstream_model = resolve_model(requested, self.settings.models)
         target = self._target(call.upstream_model)
-        translated = translate_request(body, target, call.stream)
+        if target.info.vision is False and _has_images(body):
+            err = bad_request(f"model {call.upstream_model} does not accept images; choose a vision model for "
+                              "this tier (see `orbridge models --vision`)")
+            self._done(call, err)
+            return error_response(err)
         input_estimate = count_tokens(body)
+        translated = translate_request(body, target, call.stream, input_estimate)
         if call.stream:
             return await self._stream(body, call, translated, input_estimate)
         try:
@@ -236,6 +241,20 @@ class MessagesHandler:
             call.usage = usage_dict(translator.usage)
             call.cost = translator.usage.cost
             self._done(call, err)
+
+
+def _has_images(body: dict) -> bool:
+    for msg in body["messages"]:
+        content = msg.get("content")
+        if not isinstance(content, list):
+            continue
+        for block in content:
+            if block.get("type") == "image":
+                return True
+            if block.get("type") == "tool_result" and isinstance(block.get("content"), list):
+                if any(b.get("type") == "image" for b in block["content"]):
+                    return True
+    return False
 
 
 def _as_proxy_error(exc: BaseException, provider: str) -> ProxyError:

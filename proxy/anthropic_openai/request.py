@@ -47,7 +47,12 @@ class Translated:
     stop_sequences: list[str]
 
 
-def translate_request(req: dict, target: Target, stream: bool) -> Translated:
+# Never clamp below this for lack of context room: the upstream's own "too long" error is better than a
+# uselessly short answer, and our input count is an estimate.
+MIN_ROOM = 1024
+
+
+def translate_request(req: dict, target: Target, stream: bool, input_tokens: int = 0) -> Translated:
     names = ToolNames()
     keep_cc = target.keep_cache_control
     loaded = _referenced_tools(req.get("messages", []))
@@ -73,6 +78,8 @@ def translate_request(req: dict, target: Target, stream: bool) -> Translated:
     max_tokens = req["max_tokens"]
     if target.info.max_output:
         max_tokens = min(max_tokens, target.info.max_output)
+    if target.info.context_length and input_tokens:
+        max_tokens = min(max_tokens, max(target.info.context_length - input_tokens, MIN_ROOM))
     body["max_completion_tokens" if target.max_completion_tokens else "max_tokens"] = max_tokens
 
     stops = [s for s in req.get("stop_sequences") or [] if isinstance(s, str) and s]

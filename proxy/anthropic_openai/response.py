@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from ..upstreams.openai_shapes import completion_as_chunk
 from .stream import StreamTranslator
 from .tools import ToolNames
 
@@ -20,19 +21,7 @@ def translate_response(
     input_tokens: int = 0,
 ) -> dict:
     translator = StreamTranslator(client_model, names, stop_sequences, input_tokens)
-    choices = []
-    for choice in completion.get("choices") or ():
-        if not isinstance(choice, dict):
-            continue
-        message = dict(choice.get("message") or {})
-        calls = message.get("tool_calls")
-        if isinstance(calls, list):
-            message["tool_calls"] = [
-                {**c, "index": i} for i, c in enumerate(calls) if isinstance(c, dict)
-            ]
-        choices.append({**choice, "delta": message})
-    chunk = {"choices": choices, "usage": completion.get("usage")}
-    events = translator.start() + translator.feed(chunk) + translator.finish()
+    events = translator.start() + translator.feed(completion_as_chunk(completion)) + translator.finish()
     return fold_events(events)
 
 

@@ -11,6 +11,7 @@ from .. import __version__
 from ..errors import UpstreamError, from_stream_error
 from ..settings import Upstream
 from ..sse import SSEDecoder
+from .openai_shapes import completion_as_chunk, merge_chunks
 
 
 class StreamFailed(Exception):
@@ -70,6 +71,20 @@ class OpenAIStream:
         await self._response.aclose()
 
 
+class _Single:
+    """A stream of exactly one chunk (from a non-streamed answer)."""
+
+    def __init__(self, chunk: dict) -> None:
+        self._chunk = chunk
+        self.done = True
+
+    async def __aiter__(self) -> AsyncIterator[dict]:
+        yield self._chunk
+
+    async def aclose(self) -> None:
+        pass
+
+
 class OpenAICompatible:
     def __init__(self, upstream: Upstream, client: httpx.AsyncClient | None = None) -> None:
         self.upstream = upstream
@@ -107,16 +122,35 @@ class OpenAICompatible:
             raise UpstreamError(response.status_code, text, dict(response.headers), self.upstream.provider)
         return response
 
-    async def open_stream(self, body: dict) -> OpenAIStream:
-        return OpenAIStream(await self._send(body, True), self.upstream.provider)
+    async def open_stream(self, body: dict) -> OpenAIStream | _Single:
+        response = await self._send(body, True)
+        if "json" in response.headers.get("content-type", ""):
+            # The server ignored `stream`: its whole answer becomes one chunk.
+            return _Single(completion_as_chunk(await self._json(response)))
+        return OpenAIStream(response, self.upstream.provider)
 
     async def complete(self, body: dict) -> dict:
         response = await self._send(body, False)
+        if response.headers.get("content-type", "").startswith("text/event-stream"):
+            stream = OpenAIStream(response, self.upstream.provider)
+            try:
+                return merge_chunks([c async for c in stream])
+            except UpstreamEOF as exc:
+                raise UpstreamError(502, str(exc), {}, self.upstream.provider) from exc
+            finally:
+                await stream.aclose()
+        return await self._json(response)
+
+    async def _json(self, response: httpx.Response) -> dict:
+        raw = b""
         try:
-            data = response.json()
-        except ValueError as exc:
-            raise UpstreamError(502, f"invalid JSON from upstream: {response.text[:500]}", {},
-                                self.upstream.provider) from exc
+            raw = await response.aread()
+            data = json.loads(raw)
+        except (ValueError, httpx.HTTPError) as exc:
+            text = raw[:500].decode("utf-8", "replace")
+            raise UpstreamError(502, f"invalid JSON from upstream: {text}", {}, self.upstream.provider) from exc
+        finally:
+            await response.aclose()
         if not isinstance(data, dict):
             raise UpstreamError(502, "upstream answered with a non-object JSON body", {},
                                 self.upstream.provider)
