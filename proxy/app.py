@@ -135,7 +135,7 @@ def create_app(settings: Settings, transport: Transport | None = None) -> FastAP
     @app.post("/v1/messages")
     async def messages(request: Request) -> Response:
         body = await read_json(request)
-        return await handler.handle(body, request.headers.get("x-claude-code-session-id"))
+        return await handler.handle(body, request.headers.get("x-claude-code-session-id"), request.receive)
 
     @app.post("/v1/messages/count_tokens")
     async def count(request: Request) -> Response:

@@ -129,7 +129,7 @@ class MessagesHandler:
             call.error_type, call.error_message = err.type, err.message
         self.log.write(call.record(self.settings.profile, self.settings.upstream.provider))
 
-    async def handle(self, body: dict, session: str | None) -> Response:
+    async def handle(self, body: dict, session: str | None, receive=None) -> Response:
         requested = body["model"]
         call = Call(time.time(), session, requested, stream=bool(body.get("stream")))
         call.upstream_model = resolve_model(requested, self.settings.models)
@@ -144,7 +144,11 @@ class MessagesHandler:
         if call.stream:
             return await self._stream(body, call, translated, input_estimate)
         try:
-            completion = await self.transport.complete(translated.body)
+            completion = await _unless_disconnected(self.transport.complete(translated.body), receive)
+        except _ClientGone:
+            call.status = 499
+            self._done(call)
+            return Response(status_code=499)
         except UpstreamError as exc:
             err = from_upstream(exc)
             self._done(call, err)
@@ -241,6 +245,37 @@ class MessagesHandler:
             call.usage = usage_dict(translator.usage)
             call.cost = translator.usage.cost
             self._done(call, err)
+
+
+class _ClientGone(Exception):
+    pass
+
+
+async def _unless_disconnected(work, receive):
+    """Await `work`, cancelling it if the client disconnects first (no orphaned upstream call)."""
+    if receive is None:
+        return await work
+    task = asyncio.ensure_future(work)
+
+    async def watch() -> None:
+        while True:
+            message = await receive()
+            if message.get("type") == "http.disconnect":
+                return
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+    if task in done:
+        return task.result()
+    task.cancel()
+    try:
+        await task
+    except BaseException:  # noqa: BLE001 - the cancelled call's outcome no longer matters
+        pass
+    raise _ClientGone
 
 
 def _has_images(body: dict) -> bool:

@@ -9,6 +9,8 @@ and on how many upstream calls one client turn caused.
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -168,13 +170,24 @@ class FakeUpstream:
                     fake.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()},
                                                   body))
                 reply = fake._next(body)
-                if reply.items and reply.status == 200:
+                if reply.items and reply.status == 200 and reply.body is None:
                     self._stream(reply)
                 else:
                     for item in reply.items:
-                        if isinstance(item, Pause):
-                            time.sleep(item.seconds)
+                        if isinstance(item, Pause) and self._client_left_during(item.seconds):
+                            with fake._lock:
+                                fake.disconnects += 1
+                            self.close_connection = True
+                            return
                     self._json(reply.status, reply.body, reply.headers)
+
+            def _client_left_during(self, seconds: float) -> bool:
+                deadline = time.monotonic() + seconds
+                while (left := deadline - time.monotonic()) > 0:
+                    readable, _, _ = select.select([self.connection], [], [], min(left, 0.05))
+                    if readable and self.connection.recv(1, socket.MSG_PEEK) == b"":
+                        return True
+                return False
 
             def _json(self, status: int, body: object, headers: dict) -> None:
                 data = body if isinstance(body, bytes) else (

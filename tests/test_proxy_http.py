@@ -302,3 +302,14 @@ def test_request_log_line_without_secrets(proxy, upstream, tmp_path):
     assert rec["ttft_ms"] is not None
     text = "\n".join(lines)
     assert "sk-or-test" not in text and TOKEN not in text and '"hi"' not in text
+
+
+def test_client_disconnect_cancels_non_stream_upstream(proxy, upstream):
+    upstream.script(Reply(items=[Pause(3)], body=completion("too late")))
+    before = upstream.disconnects
+    with pytest.raises(httpx.ReadTimeout):
+        proxy.http.post("/v1/messages", json=MIN, timeout=0.5)
+    deadline = time.time() + 5
+    while upstream.disconnects == before and time.time() < deadline:
+        time.sleep(0.05)
+    assert upstream.disconnects == before + 1

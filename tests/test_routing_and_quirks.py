@@ -70,11 +70,10 @@ def test_upstream_answering_sse_to_a_non_stream_request(proxy, upstream):
 
 def test_utf8_one_byte_per_network_chunk(proxy, upstream):
     text = "Zürich 東京 🚀 ok"
+    args = json.dumps({"content": text}, ensure_ascii=False)
+    call = {"index": 0, "id": "c1", "type": "function", "function": {"name": "Write", "arguments": args}}
     raw = b"".join(b"data: " + json.dumps(c, ensure_ascii=False).encode() + b"\n\n"
-                   for c in [chunk({"content": text}), chunk({"tool_calls": [
-                       {"index": 0, "id": "c1", "type": "function",
-                        "function": {"name": "Write", "arguments": json.dumps({"content": text}, ensure_ascii=False)}}]}),
-                       chunk({}, "tool_calls")])
+                   for c in [chunk({"content": text}), chunk({"tool_calls": [call]}), chunk({}, "tool_calls")])
     items: list = []
     for i in range(len(raw)):
         items.append(raw[i:i + 1])
