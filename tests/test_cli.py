@@ -248,3 +248,32 @@ def test_help_and_version_do_not_import_the_proxy(home):
     for heavy in ("fastapi", "uvicorn", "litellm", "orbridge.proxy.app", "httpx"):
         assert f" {heavy}\n" not in imported and f" {heavy}." not in imported, heavy
     assert home("--version").stdout.startswith("orbridge ")
+
+
+def test_serve_answers_the_sdk_and_stops_on_ctrl_c(home):
+    import socket
+
+    import anthropic
+
+    add_profile(home)
+    home.fake.script(Reply(body=completion("served")))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([*ORBRIDGE, "serve", "--port", str(port), "--token", "tok-serve-1234567890"],
+                            env=home.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(4)]
+        assert any(f"ANTHROPIC_BASE_URL=http://127.0.0.1:{port}" in line for line in lines)
+        assert not any("tok-serve-1234567890" in line for line in lines)  # masked without --show-token
+        client = anthropic.Anthropic(base_url=f"http://127.0.0.1:{port}", api_key="tok-serve-1234567890",
+                                     max_retries=3)
+        msg = client.messages.create(model="claude-haiku-4-5", max_tokens=20,
+                                     messages=[{"role": "user", "content": "hi"}])
+        assert msg.content[0].text == "served"
+        assert home.fake.chat_requests()[0].body["model"] == "fake/haiku"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(10)
+    out = proc.stdout.read() + proc.stderr.read()
+    assert CANARY not in out and "Traceback" not in out
