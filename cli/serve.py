@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import sys
 
 from . import paths
 from .errors import CLIError
@@ -36,6 +37,7 @@ def serve(host: str, port: int, token: str | None, show_token: bool, allow_remot
     print(f"  export ANTHROPIC_AUTH_TOKEN={token if show_token else mask(token)}")
     if not show_token:
         print("  (token masked: pass --show-token to print it, or fix one with --token / ORBRIDGE_TOKEN)")
+    sys.stdout.flush()
     from orbridge.proxy.server import run_forever
 
     run_forever(settings, sock)
