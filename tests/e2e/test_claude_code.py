@@ -145,3 +145,29 @@ def test_exit_code_passes_through(e2e):
     r = e2e.run("hi", "--this-flag-does-not-exist", timeout=30)
     assert r.rc != 0
     assert chat(e2e) == []
+
+
+def test_mcp_tool_with_a_name_over_64_chars(e2e):
+    import sys
+    from pathlib import Path
+
+    from orbridge.proxy.anthropic_openai.tools import alias
+
+    server = "orbridge-e2e-long-server-name"
+    full = f"mcp__{server}__echo_the_given_text_back_verbatim_please"
+    assert len(full) > 64
+    config = e2e.root / "mcp.json"
+    config.write_text(json.dumps({"mcpServers": {server: {
+        "command": sys.executable, "args": [str(Path(__file__).with_name("mcp_echo_server.py"))]}}}))
+    e2e.fake.script(
+        Reply(items=tool_stream([("call_ts", "ToolSearch", {"query": f"select:{full}"})])),
+        Reply(items=tool_stream([("call_mcp", alias(full), {"text": "hello-mcp"})])),
+        Reply(items=text_stream("Echoed.")))
+    r = e2e.run("echo via mcp", "--mcp-config", str(config), "--allowedTools", f"ToolSearch {full}")
+    assert r.rc == 0, r.stdout[-2000:] + r.stderr
+    reqs = chat(e2e)
+    declared = {t["function"]["name"] for t in reqs[1].body["tools"]}
+    assert alias(full) in declared and all(len(n) <= 64 for n in declared)
+    assert [u["name"] for u in r.tool_uses()] == ["ToolSearch", full]  # Claude Code saw the real name
+    result = [m for m in reqs[2].body["messages"] if m["role"] == "tool"][-1]
+    assert result["tool_call_id"] == "call_mcp" and "echo: hello-mcp" in result["content"]
