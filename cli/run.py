@@ -1,8 +1,12 @@
 """`orbridge run -- CMD`: serve the proxy in this process and hand the terminal to the command.
 
-Why a thread and not a child process: the proxy is up in ~0.2 s without a second interpreter, it dies
-with orbridge whatever happens (no orphan can keep the port), and there is no key to pass across a
-process boundary. The socket is bound first, so the port is reserved before anything slow happens.
+Why a thread and not a child process: no second interpreter to start, the proxy dies with orbridge
+whatever happens (no orphan can keep the port), and no key crosses a process boundary.
+
+Startup overlaps: the socket is bound first, then the command starts at once while the proxy's web stack
+loads in the thread (~0.3 s). Connections the command opens meanwhile wait in the socket's backlog and
+are served as soon as the proxy is up, so Claude Code's first request (0.1 s after it starts) is never
+refused, and the user does not wait for the two startups one after the other.
 """
 
 from __future__ import annotations
@@ -77,23 +81,56 @@ def run(cmd: list[str], overrides: Overrides, port: int = 0, claude: str | None 
             return 0
         argv = find_command(cmd, claude)
         quiet_logging(paths.log_dir() / "proxy.log")
-        from orbridge.proxy.server import ProxyServer
-
         settings = proxy_settings(resolved, token, log_path=paths.request_log(),
                                   log_bodies_path=(paths.log_dir() / "bodies.jsonl") if log_bodies else None)
-        server = ProxyServer(settings, sock, quiet=True).start()
     except BaseException:
         if sock is not None:
             sock.close()
         raise
+    proxy = BackgroundProxy(settings, sock)
     try:
-        env, _ = child_env.build(resolved, server.url, token)
-        return _supervise(argv, env, server)
+        env, _ = child_env.build(resolved, f"http://127.0.0.1:{sock.getsockname()[1]}", token)
+        return _supervise(argv, env, proxy)
     finally:
-        server.stop()
+        proxy.stop()
 
 
-def _supervise(argv: list[str], env: dict[str, str], server) -> int:
+class BackgroundProxy:
+    """The proxy, imported and served in a daemon thread, started right after the command."""
+
+    def __init__(self, settings, sock: socket.socket) -> None:
+        self.settings = settings
+        self.sock = sock
+        self.server = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._main, name="orbridge-proxy", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _main(self) -> None:
+        try:
+            from orbridge.proxy.server import ProxyServer
+
+            self.server = ProxyServer(self.settings, self.sock, quiet=True)
+            self.server.serve()
+        except BaseException as exc:  # noqa: BLE001 - reported through `alive`, the command is then ended
+            self.error = exc
+            logging.getLogger("orbridge").exception("the proxy failed")
+
+    @property
+    def alive(self) -> bool:
+        return self.thread.is_alive()
+
+    def stop(self) -> None:
+        """Stop serving. Not joined: the command is gone, so nothing is in flight (the request log is
+        written synchronously), and orbridge exits right after; waiting would only add ~0.2 s."""
+        if self.server is not None:
+            self.server.server.should_exit = True
+        self.sock.close()
+
+
+def _supervise(argv: list[str], env: dict[str, str], server: BackgroundProxy) -> int:
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, *FORWARDED)}
     # Ctrl-C goes to the whole foreground process group: the child handles it, orbridge ignores it.
     # A no-op handler (not SIG_IGN) so the child does not inherit an ignored SIGINT.
@@ -103,6 +140,7 @@ def _supervise(argv: list[str], env: dict[str, str], server) -> int:
     except OSError as exc:
         _restore(previous)
         raise CLIError(f"cannot start {argv[0]}: {exc.strerror}", code=126) from None
+    server.start()
     for sig in FORWARDED:
         signal.signal(sig, lambda signum, _frame: _forward(proc, signum))
     died = threading.Event()

@@ -22,48 +22,17 @@ from .anthropic_openai.request import Target, translate_request
 from .anthropic_openai.response import translate_response
 from .anthropic_openai.stream import StreamTranslator, usage_dict
 from .errors import ProxyError, UpstreamError, bad_request, from_upstream
+from .pump import TIMEOUT, Pump
 from .request_log import RequestLog
 from .routing import resolve_model
 from .settings import ModelInfo, Settings
-from .tokens import count_tokens
+from .tokens import estimate_tokens
 from .upstreams import Transport
 from .upstreams.openai_compatible import StreamFailed, UpstreamEOF
 
 PING = sse.encode({"type": "ping"})
-_TIMEOUT = object()
 # After the finish chunk, how long to wait for the trailing usage chunk before ending the message.
 USAGE_GRACE = 5.0
-
-
-class _Pump:
-    """Pull from an async iterator with a timeout, without losing the pending item on timeout."""
-
-    def __init__(self, source) -> None:
-        self._it = source.__aiter__()
-        self._source = source
-        self._task: asyncio.Future | None = None
-
-    async def next(self, timeout: float | None):
-        if self._task is None:
-            self._task = asyncio.ensure_future(self._it.__anext__())
-        done, _ = await asyncio.wait({self._task}, timeout=timeout)
-        if not done:
-            return _TIMEOUT
-        task, self._task = self._task, None
-        return task.result()
-
-    async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except BaseException:  # noqa: BLE001 - the pending read is abandoned on purpose
-                pass
-        try:
-            await self._it.aclose()
-        except (RuntimeError, AttributeError):
-            pass
-        await self._source.aclose()
 
 
 @dataclass
@@ -139,7 +108,7 @@ class MessagesHandler:
                               "this tier (see `orbridge models --vision`)")
             self._done(call, err)
             return error_response(err)
-        input_estimate = count_tokens(body)
+        input_estimate = estimate_tokens(body)
         translated = translate_request(body, target, call.stream, input_estimate)
         if call.stream:
             return await self._stream(body, call, translated, input_estimate)
@@ -173,7 +142,7 @@ class MessagesHandler:
             err = from_upstream(exc)
             self._done(call, err)
             return error_response(err)
-        pump = _Pump(upstream)
+        pump = Pump(upstream)
         translator = StreamTranslator(call.requested_model, translated.tool_names,
                                       translated.stop_sequences, input_estimate)
         early: list[dict] = []
@@ -181,10 +150,11 @@ class MessagesHandler:
         deadline = time.monotonic() + settings.first_byte_grace
         try:
             while not translator.first_content and translator.finish_reason is None:
-                item = await pump.next(max(deadline - time.monotonic(), 0))
-                if item is _TIMEOUT:
+                batch = await pump.take(max(deadline - time.monotonic(), 0))
+                if batch is TIMEOUT:
                     break
-                early.extend(translator.feed(item))
+                for item in batch:
+                    early.extend(translator.feed(item))
         except StopAsyncIteration:
             finished = True
         except (StreamFailed, UpstreamEOF, ProxyError) as exc:
@@ -203,10 +173,10 @@ class MessagesHandler:
             return error_response(err)
         headers = {"cache-control": "no-cache", "x-accel-buffering": "no",
                    "request-id": "req_" + translator.message_id[4:]}
-        return StreamingResponse(self._events(call, pump, upstream, translator, early, finished),
-                                 media_type="text/event-stream; charset=utf-8", headers=headers)
+        return _EventStream(self._events(call, pump, upstream, translator, early, finished), pump,
+                            media_type="text/event-stream; charset=utf-8", headers=headers)
 
-    async def _events(self, call: Call, pump: _Pump, upstream, translator: StreamTranslator,
+    async def _events(self, call: Call, pump: Pump, upstream, translator: StreamTranslator,
                       early: list[dict], finished: bool) -> AsyncIterator[bytes]:
         settings = self.settings
         err: ProxyError | None = None
@@ -218,15 +188,17 @@ class MessagesHandler:
             while not finished:
                 waiting = USAGE_GRACE if translator.finish_reason else settings.ping_interval
                 try:
-                    item = await pump.next(waiting)
+                    batch = await pump.take(waiting)
                 except StopAsyncIteration:
                     break
-                if item is _TIMEOUT:
+                if batch is TIMEOUT:
                     if translator.finish_reason:
                         break
                     yield PING
                     continue
-                events = translator.feed(item)
+                events = []
+                for item in batch:
+                    events += translator.feed(item)
                 if events:
                     if call.first_token is None:
                         call.first_token = time.time()
@@ -245,6 +217,21 @@ class MessagesHandler:
             call.usage = usage_dict(translator.usage)
             call.cost = translator.usage.cost
             self._done(call, err)
+
+
+class _EventStream(StreamingResponse):
+    """Closes the upstream even when the body is never iterated (the client left before the first byte)."""
+
+    def __init__(self, content, pump: Pump, **kw) -> None:
+        super().__init__(content, **kw)
+        self._pump = pump
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._pump.aclose()
 
 
 class _ClientGone(Exception):

@@ -32,15 +32,21 @@ class ProxyServer:
         self.server.install_signal_handlers = lambda: None  # the launcher owns the signals
         self.thread = threading.Thread(target=self._run, name="orbridge-proxy", daemon=True)
         self.error: BaseException | None = None
+        self._serving_thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
+    def serve(self) -> None:
+        """Serve in the calling thread until `stop()`."""
+        self._serving_thread = threading.current_thread()
+        self.server.run(sockets=[self.sock])
+
     def _run(self) -> None:
         try:
-            self.server.run(sockets=[self.sock])
+            self.serve()
         except BaseException as exc:  # noqa: BLE001 - reported to the launcher through `alive`
             self.error = exc
 
@@ -59,10 +65,12 @@ class ProxyServer:
 
     def stop(self, timeout: float = 5.0) -> None:
         self.server.should_exit = True
-        self.thread.join(timeout)
-        if self.thread.is_alive():
-            self.server.force_exit = True
-            self.thread.join(timeout)
+        thread = self._serving_thread or self.thread
+        if thread.is_alive() and thread is not threading.current_thread():
+            thread.join(timeout)
+            if thread.is_alive():
+                self.server.force_exit = True
+                thread.join(timeout)
         try:
             self.sock.close()
         except OSError:

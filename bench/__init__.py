@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench` (see README). Not tests: nothing here asserts a time."""
