@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from . import child_env, paths
@@ -132,41 +133,54 @@ class BackgroundProxy:
 
 def _supervise(argv: list[str], env: dict[str, str], server: BackgroundProxy) -> int:
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, *FORWARDED)}
+    proc: subprocess.Popen | None = None
+    pending: list[int] = []
+    term_at: list[float] = []
+
+    def on_signal(signum: int, _frame) -> None:
+        if signum in (signal.SIGTERM, signal.SIGHUP) and not term_at:
+            term_at.append(time.monotonic())
+        if proc is None:
+            pending.append(signum)  # arrived while the command was starting
+        else:
+            _forward(proc, signum)
+
     # Ctrl-C goes to the whole foreground process group: the child handles it, orbridge ignores it.
-    # A no-op handler (not SIG_IGN) so the child does not inherit an ignored SIGINT.
+    # A no-op handler (not SIG_IGN) so the child does not inherit an ignored SIGINT. The other handlers
+    # are in place before the child exists, so no signal can kill orbridge and orphan it.
     signal.signal(signal.SIGINT, lambda *_: None)
+    for sig in FORWARDED:
+        signal.signal(sig, on_signal)
     try:
         proc = subprocess.Popen(argv, env=env)
     except OSError as exc:
         _restore(previous)
         raise CLIError(f"cannot start {argv[0]}: {exc.strerror}", code=126) from None
+    for signum in pending:
+        _forward(proc, signum)
     server.start()
-    for sig in FORWARDED:
-        signal.signal(sig, lambda signum, _frame: _forward(proc, signum))
-    died = threading.Event()
+    grace = float(os.environ.get("ORBRIDGE_TERM_GRACE", "10"))
+    died = False
     try:
         while True:
             try:
-                proc.wait(timeout=0.25)
+                proc.wait(timeout=0.1)
                 break
             except subprocess.TimeoutExpired:
                 pass
-            if not server.alive and not died.is_set():
-                died.set()
+            if term_at and time.monotonic() - term_at[0] > grace:
+                proc.kill()  # asked to stop, and the command ignored SIGTERM for `grace` seconds
+            if not server.alive and not died:
+                died = True
                 print("orbridge: the proxy stopped unexpectedly; ending the command "
                       f"(see {paths.log_dir() / 'proxy.log'})", file=sys.stderr)
                 _forward(proc, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-                break
+                term_at[:] = [time.monotonic() - grace + 5]
     finally:
         _restore(previous)
     rc = proc.returncode
-    if died.is_set():
-        return rc if rc not in (0, None) and rc > 0 else 1
+    if died:
+        return rc if rc > 0 else 1
     return 128 - rc if rc < 0 else rc
 
 

@@ -100,6 +100,16 @@ def completion(content: str | None = "", tool_calls: list | None = None, finish:
             "usage": usage or {}}
 
 
+class _QuietServer(ThreadingHTTPServer):
+    request_queue_size = 512
+
+    def handle_error(self, request, client_address) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 class FakeUpstream:
     def __init__(self) -> None:
         self.replies: list[Reply] = []
@@ -108,7 +118,7 @@ class FakeUpstream:
         self.disconnects = 0
         self._lock = threading.Lock()
         self.catalogue: dict | None = None
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = _QuietServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}/api/v1"

@@ -107,7 +107,12 @@ class OpenAICompatible:
         content = json.dumps(body, ensure_ascii=False).encode()
         request = self._client.build_request("POST", self.url, content=content, headers=self._headers)
         try:
-            response = await self._client.send(request, stream=stream)
+            try:
+                response = await self._client.send(request, stream=stream)
+            except (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError):
+                # A pooled keep-alive connection the upstream had already closed: one fresh attempt.
+                request = self._client.build_request("POST", self.url, content=content, headers=self._headers)
+                response = await self._client.send(request, stream=stream)
         except httpx.TimeoutException as exc:
             raise UpstreamError(504, f"timed out ({type(exc).__name__})", {}, self.upstream.provider) from exc
         except httpx.HTTPError as exc:
