@@ -23,6 +23,11 @@ def _fail(path: str, message: str) -> ProxyError:
     return bad_request(f"{path}: {message}")
 
 
+def _one_of(value: object, allowed: set[str]) -> bool:
+    """Membership that cannot raise: a list or dict where a string belongs is simply not allowed."""
+    return isinstance(value, str) and value in allowed
+
+
 def _type_name(value: object) -> str:
     return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
         type(value), "number")
@@ -76,6 +81,12 @@ def validate_request(body: object, count_only: bool = False) -> None:
             raise _fail("thinking.type", "expected one of enabled, disabled, adaptive")
         if thinking.get("type") == "enabled":
             _expect(thinking.get("budget_tokens"), int, "thinking.budget_tokens", "an integer")
+    choice = body.get("tool_choice")
+    if choice:
+        if not _one_of(choice.get("type"), {"auto", "any", "tool", "none"}):
+            raise _fail("tool_choice.type", "expected one of auto, any, tool, none")
+        if choice["type"] == "tool":
+            _expect(choice.get("name"), str, "tool_choice.name", "a string")
     _tools(body.get("tools"))
     _messages(messages)
 
@@ -113,7 +124,7 @@ def _messages(messages: list) -> None:
         path = f"messages.{i}"
         _expect(msg, dict, path, "an object")
         role = msg.get("role")
-        if role not in ROLES:
+        if not _one_of(role, ROLES):
             raise _fail(f"{path}.role", "expected one of user, assistant, system")
         if "content" not in msg:
             raise _fail(f"{path}.content", "field required")
@@ -132,7 +143,7 @@ def _messages(messages: list) -> None:
             bpath = f"{path}.content.{j}"
             _expect(block, dict, bpath, "an object")
             kind = block.get("type")
-            if kind not in allowed:
+            if not _one_of(kind, allowed):
                 raise _fail(f"{bpath}.type", f"unknown or misplaced content block type {kind!r} in a {role}"
                             " message")
             _block(block, kind, bpath)
@@ -182,7 +193,7 @@ def _block(block: dict, kind: str, path: str) -> None:
             for k, sub in enumerate(inner):
                 spath = f"{path}.content.{k}"
                 _expect(sub, dict, spath, "an object")
-                if sub.get("type") not in TOOL_RESULT_BLOCKS:
+                if not _one_of(sub.get("type"), TOOL_RESULT_BLOCKS):
                     raise _fail(f"{spath}.type", f"unknown content block type {sub.get('type')!r} in a "
                                 "tool_result")
                 _block(sub, sub["type"], spath)
@@ -203,7 +214,7 @@ def _source(source: object, path: str, image: bool) -> None:
     if kind == "file":
         return
     media = source.get("media_type")
-    if image and media not in IMAGE_TYPES:
+    if image and not _one_of(media, IMAGE_TYPES):
         raise _fail(f"{path}.media_type", f"expected one of {', '.join(sorted(IMAGE_TYPES))}")
     data = source.get("data")
     _expect(data, str, f"{path}.data", "a string")

@@ -237,7 +237,7 @@ def _user_parts(block: dict, keep_cc: bool) -> list[dict]:
     if kind == "tool_reference":
         return [{"type": "text", "text": f"Tool {block.get('tool_name')} is now available."}]
     if kind == "search_result":
-        inner = "\n".join(b.get("text", "") for b in block.get("content") or [] if isinstance(b, dict))
+        inner = "\n".join(str(b.get("text", "")) for b in block.get("content") or [] if isinstance(b, dict))
         return [{"type": "text", "text": f"{block.get('title', '')} ({block.get('source', '')})\n{inner}"}]
     return []
 
