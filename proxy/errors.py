@@ -119,6 +119,13 @@ def context_overflow(message: str) -> str | None:
     return f"prompt is too long: {message}"
 
 
+def redact(text: str, secret: str | None) -> str:
+    """Upstreams sometimes quote the key they rejected; it must not reach the client or the logs."""
+    if not secret or len(secret) < 8 or secret not in text:
+        return text
+    return text.replace(secret, f"{secret[:4]}…{secret[-4:]}")
+
+
 def from_upstream(err: UpstreamError) -> ProxyError:
     """Map an upstream failure to the Anthropic status and type Claude Code handles best."""
     status, provider = err.status, err.provider

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import httpx
 import pytest
 
@@ -84,3 +88,38 @@ def proxy_factory(upstream, tmp_path):
 @pytest.fixture
 def proxy(proxy_factory) -> Proxy:
     return proxy_factory()
+
+
+CANARY = "sk-or-canary-7f3a9c"
+ORBRIDGE = [sys.executable, "-m", "orbridge.cli.main"]
+
+
+@pytest.fixture
+def home(tmp_path, upstream):
+    env = {
+        "PATH": os.environ["PATH"], "HOME": str(tmp_path / "home"), "LANG": "C.UTF-8",
+        "XDG_CONFIG_HOME": str(tmp_path / "cfg"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "XDG_STATE_HOME": str(tmp_path / "state"), "NO_COLOR": "1", "COLUMNS": "200",
+    }
+    (tmp_path / "home").mkdir()
+
+    def orb(*args: str, input: str | None = None, extra: dict | None = None, timeout: float = 60):
+        return subprocess.run([*ORBRIDGE, *args], env={**env, **(extra or {})}, input=input, capture_output=True,
+                              text=True, timeout=timeout, cwd=tmp_path)
+
+    orb.env = env
+    orb.root = tmp_path
+    orb.config_dir = tmp_path / "cfg" / "orbridge"
+    orb.fake = upstream
+    return orb
+
+
+def add_profile(orb) -> None:
+    r = orb("profile", "add", "t", "--provider", "openrouter", "--base-url", orb.fake.base_url, "--model",
+            "fake/model", "--haiku", "fake/haiku", "--use")
+    assert r.returncode == 0, r.stderr
+    r = orb("keys", "set", "openrouter", input=CANARY + "\n")
+    assert r.returncode == 0, r.stderr
+    assert CANARY not in r.stdout + r.stderr
+
+

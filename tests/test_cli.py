@@ -12,33 +12,9 @@ import textwrap
 import time
 
 import psutil
-import pytest
 
+from .conftest import CANARY, ORBRIDGE, add_profile
 from .fake_upstream import Reply, completion
-
-CANARY = "sk-or-canary-7f3a9c"
-ORBRIDGE = [sys.executable, "-m", "orbridge.cli.main"]
-
-
-@pytest.fixture
-def home(tmp_path, upstream):
-    env = {
-        "PATH": os.environ["PATH"], "HOME": str(tmp_path / "home"), "LANG": "C.UTF-8",
-        "XDG_CONFIG_HOME": str(tmp_path / "cfg"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
-        "XDG_STATE_HOME": str(tmp_path / "state"), "NO_COLOR": "1", "COLUMNS": "200",
-    }
-    (tmp_path / "home").mkdir()
-
-    def orb(*args: str, input: str | None = None, extra: dict | None = None, timeout: float = 60):
-        return subprocess.run([*ORBRIDGE, *args], env={**env, **(extra or {})}, input=input, capture_output=True,
-                              text=True, timeout=timeout, cwd=tmp_path)
-
-    orb.env = env
-    orb.root = tmp_path
-    orb.config_dir = tmp_path / "cfg" / "orbridge"
-    orb.fake = upstream
-    return orb
-
 
 CHILD = textwrap.dedent("""
     import os, sys, anthropic
@@ -49,15 +25,6 @@ CHILD = textwrap.dedent("""
     print("ENV:" + repr(sorted(os.environ.items())))
     sys.exit(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
 """)
-
-
-def add_profile(orb) -> None:
-    r = orb("profile", "add", "t", "--provider", "openrouter", "--base-url", orb.fake.base_url, "--model",
-            "fake/model", "--haiku", "fake/haiku", "--use")
-    assert r.returncode == 0, r.stderr
-    r = orb("keys", "set", "openrouter", input=CANARY + "\n")
-    assert r.returncode == 0, r.stderr
-    assert CANARY not in r.stdout + r.stderr
 
 
 def test_run_wires_the_sdk_and_passes_exit_code(home):

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 
 from .. import __version__
-from ..errors import UpstreamError, from_stream_error
+from ..errors import UpstreamError, from_stream_error, redact
 from ..settings import Upstream
 from ..sse import SSEDecoder
 from .openai_shapes import completion_as_chunk, merge_chunks
@@ -29,9 +29,10 @@ class UpstreamEOF(Exception):
 class OpenAIStream:
     """Parsed chunks of one streamed completion; ends at `[DONE]` or end of body."""
 
-    def __init__(self, response: httpx.Response, provider: str) -> None:
+    def __init__(self, response: httpx.Response, provider: str, secret: str | None = None) -> None:
         self._response = response
         self._provider = provider
+        self._secret = secret
         self.done = False
 
     async def __aiter__(self) -> AsyncIterator[dict]:
@@ -64,7 +65,7 @@ class OpenAIStream:
         if not isinstance(chunk, dict):
             return None
         if chunk.get("error") is not None or event.event == "error":
-            raise StreamFailed(from_stream_error(chunk, self._provider))
+            raise StreamFailed(from_stream_error(json.loads(redact(event.data, self._secret)), self._provider))
         return chunk
 
     async def aclose(self) -> None:
@@ -124,7 +125,8 @@ class OpenAICompatible:
                 text = ""
             finally:
                 await response.aclose()
-            raise UpstreamError(response.status_code, text, dict(response.headers), self.upstream.provider)
+            raise UpstreamError(response.status_code, redact(text, self.upstream.api_key), dict(response.headers),
+                                self.upstream.provider)
         return response
 
     async def open_stream(self, body: dict) -> OpenAIStream | _Single:
@@ -132,12 +134,12 @@ class OpenAICompatible:
         if "json" in response.headers.get("content-type", ""):
             # The server ignored `stream`: its whole answer becomes one chunk.
             return _Single(completion_as_chunk(await self._json(response)))
-        return OpenAIStream(response, self.upstream.provider)
+        return OpenAIStream(response, self.upstream.provider, self.upstream.api_key)
 
     async def complete(self, body: dict) -> dict:
         response = await self._send(body, False)
         if response.headers.get("content-type", "").startswith("text/event-stream"):
-            stream = OpenAIStream(response, self.upstream.provider)
+            stream = OpenAIStream(response, self.upstream.provider, self.upstream.api_key)
             try:
                 return merge_chunks([c async for c in stream])
             except UpstreamEOF as exc:
@@ -160,6 +162,7 @@ class OpenAICompatible:
             raise UpstreamError(502, "upstream answered with a non-object JSON body", {},
                                 self.upstream.provider)
         if data.get("error") is not None and not data.get("choices"):
+            data = json.loads(redact(json.dumps(data), self.upstream.api_key))
             raise StreamFailed(from_stream_error(data, self.upstream.provider))
         return data
 
