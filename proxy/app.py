@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import sys
 from contextlib import asynccontextmanager
 
 import anyio
@@ -83,18 +84,31 @@ def make_transport(settings: Settings) -> Transport:
         from .upstreams.openai_compatible import OpenAICompatible
 
         return OpenAICompatible(settings.upstream)
+    if kind == "litellm":
+        from .upstreams.litellm_provider import LiteLLMTransport
+
+        return LiteLLMTransport(settings.upstream)
     raise ValueError(f"unknown upstream kind {kind!r}")
 
 
 def create_app(settings: Settings, transport: Transport | None = None) -> Starlette:
-    transport = transport or make_transport(settings)
-    handler = MessagesHandler(settings, transport, RequestLog(settings.log_path))
+    log = RequestLog(settings.log_path)
+    if settings.upstream.kind == "anthropic":
+        from .passthrough import PassthroughHandler
+
+        passthrough = PassthroughHandler(settings, log)
+        closer = passthrough.aclose
+    else:
+        passthrough = None
+        transport = transport or make_transport(settings)
+        handler = MessagesHandler(settings, transport, log)
+        closer = transport.aclose
     limit_mb = settings.max_body_bytes // (1024 * 1024)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette):
         yield
-        await transport.aclose()
+        await closer()
 
     async def proxy_error(_request: Request, exc: ProxyError) -> Response:
         return error_response(exc)
@@ -133,7 +147,10 @@ def create_app(settings: Settings, transport: Transport | None = None) -> Starle
 
     async def messages(request: Request) -> Response:
         body = await read_json(request)
-        return await handler.handle(body, request.headers.get("x-claude-code-session-id"), request.receive)
+        session = request.headers.get("x-claude-code-session-id")
+        if passthrough is not None:
+            return await passthrough.handle(body, session, request.headers, request.url.query)
+        return await handler.handle(body, session, request.receive)
 
     async def count(request: Request) -> Response:
         body = await read_json(request, count_only=True)
@@ -168,6 +185,7 @@ def create_app(settings: Settings, transport: Transport | None = None) -> Starle
             "profile": settings.profile,
             "upstream": {"provider": up.provider, "kind": up.kind, "base_url": up.base_url,
                          "key": "set" if up.api_key else "none"},
+            "litellm_loaded": "litellm" in sys.modules,
             "models": {"default": settings.models.default, **settings.models.tiers()},
         })
 

@@ -90,7 +90,8 @@ class MessagesHandler:
 
     def _target(self, upstream_model: str) -> Target:
         info = self.settings.model_info.get(upstream_model, ModelInfo())
-        return Target.for_model(upstream_model, self.settings.upstream.is_openrouter, info)
+        openrouter = self.settings.upstream.is_openrouter and self.settings.upstream.kind == "openai"
+        return Target.for_model(upstream_model, openrouter, info)
 
     def _done(self, call: Call, err: ProxyError | None = None) -> None:
         if err is not None:

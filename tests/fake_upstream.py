@@ -249,3 +249,27 @@ class FakeUpstream:
                     self.close_connection = True
 
         return Handler
+
+
+def anthropic_sse(text: str, model: str = "claude-x", thinking: tuple[str, str] | None = None) -> bytes:
+    """A complete Anthropic Messages stream, as an Anthropic-format upstream would send it."""
+    events: list[dict] = [{"type": "message_start", "message": {
+        "id": "msg_up_1", "type": "message", "role": "assistant", "model": model, "content": [],
+        "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 12, "output_tokens": 1}}}]
+    index = 0
+    if thinking:
+        events += [{"type": "content_block_start", "index": 0,
+                    "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
+                   {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta",
+                                                                       "thinking": thinking[0]}},
+                   {"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta",
+                                                                       "signature": thinking[1]}},
+                   {"type": "content_block_stop", "index": 0}]
+        index = 1
+    events += [{"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}},
+               {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": text}},
+               {"type": "content_block_stop", "index": index},
+               {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": 9}},
+               {"type": "message_stop"}]
+    return b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)

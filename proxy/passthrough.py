@@ -1,0 +1,162 @@
+"""Anthropic-format upstreams (Anthropic, OpenRouter's /api/v1/messages, DeepSeek's, Moonshot's, MiniMax's
+Anthropic endpoints): the body goes through untranslated and the answer comes back byte for byte.
+
+Two changes only: the model name (routing still applies), and thinking blocks that orbridge minted from
+another provider's reasoning are removed, since an Anthropic-format upstream would reject their signature
+("Invalid signature in thinking block").
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import anyio
+import httpx
+from starlette.responses import Response, StreamingResponse
+
+from . import __version__, sse
+from .anthropic_openai import reasoning
+from .errors import ProxyError, UpstreamError, from_upstream, redact
+from .messages import Call, error_response
+from .request_log import RequestLog
+from .routing import resolve_model
+from .settings import Settings
+
+FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
+
+
+def prepare(body: dict, upstream_model: str) -> dict:
+    """The body to forward: the upstream's model name, and no thinking blocks of our own minting."""
+    out = dict(body)
+    out["model"] = upstream_model
+    messages = []
+    for msg in body["messages"]:
+        content = msg.get("content")
+        if msg.get("role") == "assistant" and isinstance(content, list):
+            kept = [b for b in content if not _minted(b)]
+            if len(kept) != len(content):
+                msg = {**msg, "content": kept or [{"type": "text", "text": "(earlier reasoning omitted)"}]}
+        messages.append(msg)
+    out["messages"] = messages
+    return out
+
+
+def _minted(block: dict) -> bool:
+    if block.get("type") == "thinking":
+        return reasoning.is_ours(block.get("signature")) or not block.get("signature")
+    if block.get("type") == "redacted_thinking":
+        return reasoning.is_ours(block.get("data"))
+    return False
+
+
+def _usage_from(events: list[sse.SSEEvent], call: Call) -> None:
+    for ev in events:
+        if ev.event not in ("message_start", "message_delta") or not ev.data:
+            continue
+        try:
+            data = json.loads(ev.data)
+        except ValueError:
+            continue
+        usage = (data.get("message") or {}).get("usage") if ev.event == "message_start" else data.get("usage")
+        if isinstance(usage, dict):
+            call.usage.update({k: v for k, v in usage.items() if isinstance(v, int)})
+        if ev.event == "message_delta":
+            call.stop_reason = (data.get("delta") or {}).get("stop_reason")
+
+
+class PassthroughHandler:
+    def __init__(self, settings: Settings, log: RequestLog, client: httpx.AsyncClient | None = None) -> None:
+        self.settings = settings
+        self.log = log
+        up = settings.upstream
+        self.url = up.base_url.rstrip("/") + ("/messages" if up.base_url.rstrip("/").endswith("/v1")
+                                              else "/v1/messages")
+        self.client = client or httpx.AsyncClient(timeout=httpx.Timeout(up.timeout, connect=up.connect_timeout),
+                                                  limits=httpx.Limits(max_connections=512), trust_env=False)
+        self.headers = {"content-type": "application/json", "user-agent": f"orbridge/{__version__}",
+                        **up.headers}
+        if up.api_key:
+            self.headers["x-api-key"] = up.api_key
+            self.headers["authorization"] = f"Bearer {up.api_key}"
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    def _done(self, call: Call, err: ProxyError | None = None) -> None:
+        if err is not None:
+            call.status, call.error_type, call.error_message = err.status, err.type, err.message
+        self.log.write(call.record(self.settings.profile, self.settings.upstream.provider))
+
+    async def handle(self, body: dict, session: str | None, client_headers, query: str) -> Response:
+        call = Call(time.time(), session, body["model"], stream=bool(body.get("stream")))
+        call.upstream_model = resolve_model(body["model"], self.settings.models)
+        headers = dict(self.headers)
+        for name in FORWARDED_HEADERS:
+            if client_headers.get(name):
+                headers[name] = client_headers[name]
+        headers.setdefault("anthropic-version", "2023-06-01")
+        url = f"{self.url}?{query}" if query else self.url
+        content = json.dumps(prepare(body, call.upstream_model), ensure_ascii=False).encode()
+        provider = self.settings.upstream.provider
+        try:
+            response = await self.client.send(self.client.build_request("POST", url, content=content,
+                                                                        headers=headers), stream=True)
+        except httpx.TimeoutException as exc:
+            err = from_upstream(UpstreamError(504, f"timed out ({type(exc).__name__})", {}, provider))
+            self._done(call, err)
+            return error_response(err)
+        except httpx.HTTPError as exc:
+            err = from_upstream(UpstreamError(0, f"{type(exc).__name__}: {exc}", {}, provider))
+            self._done(call, err)
+            return error_response(err)
+        if response.status_code >= 400:
+            raw = await response.aread()
+            await response.aclose()
+            err = self._error(response, raw)
+            self._done(call, err)
+            return error_response(err)
+        kept = {k: v for k, v in response.headers.items() if k.lower() in ("content-type", "request-id")}
+        if not call.stream:
+            raw = await response.aread()
+            await response.aclose()
+            try:
+                call.usage = {k: v for k, v in json.loads(raw).get("usage", {}).items() if isinstance(v, int)}
+            except (ValueError, AttributeError):
+                pass
+            self._done(call)
+            return Response(raw, status_code=response.status_code, headers=kept)
+        return StreamingResponse(self._relay(response, call), status_code=response.status_code, headers=kept)
+
+    def _error(self, response: httpx.Response, raw: bytes) -> ProxyError:
+        text = redact(raw.decode("utf-8", "replace"), self.settings.upstream.api_key)
+        mapped = from_upstream(UpstreamError(response.status_code, text, dict(response.headers),
+                                             self.settings.upstream.provider))
+        try:
+            data = json.loads(text)
+            native = data.get("error") if data.get("type") == "error" else None
+        except (ValueError, AttributeError):
+            native = None
+        if native and response.status_code not in (401, 403) and isinstance(native.get("type"), str):
+            # Already an Anthropic error: keep its status, type and wording exactly.
+            return ProxyError(response.status_code, native["type"], str(native.get("message", "")), mapped.headers)
+        return mapped
+
+    async def _relay(self, response: httpx.Response, call: Call):
+        decoder = sse.SSEDecoder()
+        err = None
+        try:
+            async for raw in response.aiter_bytes():
+                if call.first_token is None:
+                    call.first_token = time.time()
+                _usage_from(list(decoder.feed(raw)), call)
+                yield raw
+            if call.stop_reason is None and "event-stream" in response.headers.get("content-type", ""):
+                raise httpx.RemoteProtocolError("stream ended before message_delta")
+        except httpx.HTTPError as exc:
+            err = ProxyError(502, "api_error", f"{self.settings.upstream.provider} stream was cut off: {exc}")
+            yield b"\n\n" + sse.encode(err.body())
+        finally:
+            with anyio.CancelScope(shield=True):
+                await response.aclose()
+            self._done(call, err)
