@@ -53,6 +53,7 @@ def build(r: Resolved, base_url: str, token: str, base: dict[str, str] | None = 
         secret_vars.add(preset.env_var)
     for var in secret_vars:
         env.pop(var, None)
+    env["ANTHROPIC_API_KEY"] = ""  # present and empty: a saved or inherited Anthropic key must not win
     return env, setting
 
 

@@ -20,8 +20,9 @@ from .errors import CLIError
 class Preset:
     base_url: str
     env_var: str | None
-    kind: str = "openai"
+    kind: str = "openai"  # the transport: openai (httpx), anthropic (pass-through), litellm
     needs_key: bool = True
+    key: str | None = None  # stored-key name when it is another preset's (one OpenRouter key for both)
 
 
 PRESETS: dict[str, Preset] = {
@@ -34,6 +35,17 @@ PRESETS: dict[str, Preset] = {
     "ollama": Preset("http://127.0.0.1:11434/v1", None, needs_key=False),
     "lmstudio": Preset("http://127.0.0.1:1234/v1", None, needs_key=False),
     "vllm": Preset("http://127.0.0.1:8000/v1", "VLLM_API_KEY", needs_key=False),
+    # Anthropic Messages API upstreams: pass-through, no translation.
+    "anthropic": Preset("https://api.anthropic.com", "ANTHROPIC_API_KEY", kind="anthropic"),
+    "openrouter-anthropic": Preset("https://openrouter.ai/api", "OPENROUTER_API_KEY", kind="anthropic",
+                                   key="openrouter"),
+    "deepseek-anthropic": Preset("https://api.deepseek.com/anthropic", "DEEPSEEK_API_KEY", kind="anthropic",
+                                 key="deepseek"),
+    "moonshot": Preset("https://api.moonshot.ai/anthropic", "MOONSHOT_API_KEY", kind="anthropic"),
+    "minimax": Preset("https://api.minimax.io/anthropic", "MINIMAX_API_KEY", kind="anthropic"),
+    # Any LiteLLM model string (gemini/…, vertex_ai/…, bedrock/…, azure/…); LiteLLM reads the provider's
+    # own environment variables, a stored key (key_name) is passed as api_key, base_url as api_base.
+    "litellm": Preset("", None, kind="litellm", needs_key=False),
 }
 
 DEFAULT_PROFILE = "default"
@@ -52,10 +64,18 @@ class Profile:
     timeout: float = 600.0
     key_name: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # Routing rules in the order written (background, think, long_context, web_search, image -> model),
+    # plus `long_context_threshold`; fallbacks are tried in order when the upstream fails.
+    routes: dict[str, object] = field(default_factory=dict)
+    fallbacks: list[str] = field(default_factory=list)
 
     @property
     def preset(self) -> Preset | None:
         return PRESETS.get(self.provider)
+
+    @property
+    def kind(self) -> str:
+        return self.preset.kind if self.preset else "openai"
 
     @property
     def url(self) -> str:
@@ -68,12 +88,21 @@ class Profile:
 
     @property
     def key_id(self) -> str:
-        """Name the key is stored under: `key_name`, else the provider."""
-        return self.key_name or self.provider
+        """Name the key is stored under: `key_name`, else the preset's shared key, else the provider."""
+        return self.key_name or (self.preset.key if self.preset and self.preset.key else self.provider)
 
     @property
     def env_var(self) -> str | None:
         return self.preset.env_var if self.preset and self.key_name is None else None
+
+    @property
+    def catalogue_url(self) -> str | None:
+        """Where this profile's model metadata comes from (OpenRouter's public catalogue), if anywhere."""
+        if self.provider == "openrouter":
+            return self.url
+        if self.provider == "openrouter-anthropic" and not self.base_url:
+            return PRESETS["openrouter"].base_url
+        return None
 
     def tiers(self) -> dict[str, str]:
         default = self.model or self.sonnet or self.opus or ""
@@ -81,7 +110,7 @@ class Profile:
                 "haiku": self.haiku or default, "fable": self.fable or self.opus or default}
 
     def to_toml(self) -> dict:
-        data = {k: v for k, v in asdict(self).items() if k != "name" and v not in (None, {}, "")}
+        data = {k: v for k, v in asdict(self).items() if k != "name" and v not in (None, {}, "", [])}
         return data
 
 
@@ -126,6 +155,12 @@ def load(path: Path | None = None) -> Config:
         if unknown:
             raise CLIError(f"{path}: [profiles.{name}] has unknown keys: {', '.join(sorted(unknown))}",
                            f"fix the file by hand: {path}")
+        routes = raw.get("routes", {})
+        bad = set(routes) - {"background", "think", "long_context", "web_search", "image",
+                             "long_context_threshold"} if isinstance(routes, dict) else {"(not a table)"}
+        if bad:
+            raise CLIError(f"{path}: [profiles.{name}.routes] has unknown rules: {', '.join(sorted(bad))}",
+                           "rules: background, think, long_context, web_search, image, long_context_threshold")
         try:
             config.profiles[name] = Profile(name=name, **{**_empty_tiers(), **raw})
         except TypeError as exc:
@@ -146,6 +181,8 @@ def _toml_value(value: object) -> str:
     if isinstance(value, str):
         escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
         return f'"{escaped}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 
@@ -159,12 +196,12 @@ def dumps(config: Config) -> str:
         lines += [f"active = {_toml_value(config.active)}", ""]
     for name, profile in config.profiles.items():
         data = profile.to_toml()
-        headers = data.pop("headers", None)
+        tables = {key: data.pop(key) for key in ("headers", "routes") if key in data}
         lines.append(f"[profiles.{_key(name)}]")
         lines += [f"{k} = {_toml_value(v)}" for k, v in data.items()]
-        if headers:
-            lines += ["", f"[profiles.{_key(name)}.headers]"]
-            lines += [f"{_key(k)} = {_toml_value(v)}" for k, v in headers.items()]
+        for key, table in tables.items():
+            lines += ["", f"[profiles.{_key(name)}.{key}]"]
+            lines += [f"{_key(k)} = {_toml_value(v)}" for k, v in table.items()]
         lines.append("")
     return "\n".join(lines)
 

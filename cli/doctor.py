@@ -42,9 +42,15 @@ def _claude(claude: str | None) -> Check:
 def _key_accepted(profile: config.Profile, key: str | None) -> Check:
     import httpx
 
+    if profile.kind == "litellm":
+        return Check("key accepted", WARN, "LiteLLM providers are checked by the live round trip below")
     base = profile.url.rstrip("/")
-    url = f"{base}/key" if profile.provider == "openrouter" else f"{base}/models"
     headers = {"authorization": f"Bearer {key}"} if key else {}
+    if profile.kind == "anthropic":
+        url = f"{base}/v1/models"
+        headers.update({"x-api-key": key or "", "anthropic-version": "2023-06-01"})
+    else:
+        url = f"{base}/key" if profile.provider == "openrouter" else f"{base}/models"
     try:
         resp = httpx.get(url, headers=headers, timeout=8, trust_env=False)
     except httpx.HTTPError as exc:
@@ -59,9 +65,9 @@ def _key_accepted(profile: config.Profile, key: str | None) -> Check:
 
 
 def _tier_models(profile: config.Profile) -> list[Check]:
-    if profile.provider != "openrouter":
+    if not profile.catalogue_url:
         return [Check("models", OK, ", ".join(f"{t}={m}" for t, m in profile.tiers().items()))]
-    cat, warning = catalogue.load(profile.url, timeout=8)
+    cat, warning = catalogue.load(profile.catalogue_url, timeout=8)
     if cat is None:
         return [Check("models exist", WARN, warning or "no catalogue", "orbridge models --refresh")]
     checks = []
@@ -150,7 +156,10 @@ def run_checks(o: Overrides, claude: str | None) -> list[Check]:
     except CLIError as exc:
         checks.append(Check("config", FAIL, exc.message, exc.fix))
         return checks
-    checks.append(Check("profile", OK, f"{profile.name}: {profile.provider} at {profile.url}"))
+    transport = {"openai": "OpenAI-compatible (httpx)", "anthropic": "Anthropic pass-through",
+                 "litellm": "LiteLLM"}[profile.kind]
+    checks.append(Check("profile", OK, f"{profile.name}: {profile.provider} at {profile.url or '(LiteLLM default)'}"
+                        f", transport {transport}"))
     warnings = keys.check_modes()
     for warning in warnings:
         checks.append(Check("key file", WARN, warning))

@@ -133,6 +133,18 @@ def logs(
     show(follow, lines, as_json, errors)
 
 
+@app.command(epilog="Example: orbridge usage --since 7d --by day")
+def usage(
+    since: str = typer.Option("7d", "--since", help="How far back: 30m, 24h, 7d, 2w."),
+    by: str = typer.Option("model", "--by", help="Group by model, day or profile."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Requests, tokens and cost from the request log."""
+    from .usage import show
+
+    show(since, by, as_json)
+
+
 @keys_app.command("set", epilog="Example: orbridge keys set openrouter   (or: echo $KEY | orbridge keys set X)")
 def keys_set(provider: str = typer.Argument(..., help="Provider (preset) or key name.")) -> None:
     """Store a key (hidden prompt, or stdin when piped)."""

@@ -35,7 +35,7 @@ def apply(profile: config.Profile, o: Overrides) -> config.Profile:
         changes.update(provider=o.provider, base_url=None, key_name=None)
     if o.base_url:
         changes["base_url"] = o.base_url
-        if not o.provider:
+        if not o.provider and profile.kind == "openai":
             # A one-off endpoint never receives the profile provider's key.
             changes.update(provider="custom", key_name=None)
     if o.model:
@@ -57,25 +57,30 @@ def resolve(o: Overrides, need_key: bool = True, network: bool = True) -> Resolv
         raise CLIError(f"no API key for {profile.provider}",
                        f"run `orbridge keys set {profile.key_id}`{var}")
     info: dict = {}
-    if profile.provider == "openrouter":
-        cat, _warning = catalogue.load(profile.url, None, timeout=3.0, allow_network=network)
+    if profile.catalogue_url:
+        cat, _warning = catalogue.load(profile.catalogue_url, None, timeout=3.0, allow_network=network)
         if cat:
-            wanted = set(profile.tiers().values()) | {profile.model}
+            wanted = set(profile.tiers().values()) | {profile.model} | set(profile.fallbacks) | {
+                str(m) for k, m in profile.routes.items() if k != "long_context_threshold"}
             info = {m.id: m for m in cat.models if m.id in wanted}
     return Resolved(profile, key, source, info)
 
 
 def proxy_settings(r: Resolved, token: str, **extra):
     """The proxy's Settings (imports the proxy package: call only when serving)."""
-    from orbridge.proxy.settings import ModelInfo, ModelMap, Settings, Upstream
+    from orbridge.proxy.settings import ModelInfo, ModelMap, Routes, Settings, Upstream
 
     p = r.profile
     tiers = p.tiers()
-    preset = p.preset
-    upstream = Upstream(base_url=p.url, provider=p.provider, kind=preset.kind if preset else "openai",
-                        api_key=r.api_key, headers=dict(p.headers), timeout=p.timeout)
+    upstream = Upstream(base_url=p.url, provider=p.provider, kind=p.kind, api_key=r.api_key,
+                        headers=dict(p.headers), timeout=p.timeout)
     models = ModelMap(default=p.model or tiers["sonnet"], opus=tiers["opus"], sonnet=tiers["sonnet"],
                       haiku=tiers["haiku"], fable=tiers["fable"])
     info = {k: ModelInfo(context_length=m.context_length, max_output=m.max_output, reasoning=m.reasoning,
-                         vision=m.vision, tools=m.tools) for k, m in r.model_info.items()}
-    return Settings(token=token, upstream=upstream, models=models, model_info=info, profile=p.name, **extra)
+                         vision=m.vision, tools=m.tools, price_in=m.price_in, price_out=m.price_out)
+            for k, m in r.model_info.items()}
+    rules = tuple((rule, str(model)) for rule, model in p.routes.items() if rule != "long_context_threshold")
+    routes = Routes(rules=rules, long_context_threshold=int(p.routes.get("long_context_threshold", 60_000)),
+                    fallbacks=tuple(p.fallbacks))
+    return Settings(token=token, upstream=upstream, models=models, model_info=info, routes=routes, profile=p.name,
+                    **extra)

@@ -24,13 +24,15 @@ from .anthropic_openai.stream import StreamTranslator, usage_dict
 from .errors import ProxyError, UpstreamError, bad_request, from_upstream
 from .pump import TIMEOUT, Pump
 from .request_log import RequestLog
-from .routing import resolve_model
+from .routing import choose_model, has_images
 from .settings import ModelInfo, Settings
 from .tokens import estimate_tokens
 from .upstreams import Transport
 from .upstreams.openai_compatible import StreamFailed, UpstreamEOF
 
 PING = sse.encode({"type": "ping"})
+# Upstream answers that send a request on to the next fallback model (0: unreachable).
+FALLBACK_STATUSES = {0, 408, 429, 500, 502, 503, 504, 529}
 # After the finish chunk, how long to wait for the trailing usage chunk before ending the message.
 USAGE_GRACE = 5.0
 
@@ -51,6 +53,9 @@ class Call:
     error_type: str | None = None
     error_message: str | None = None
     stop_reason: str | None = None
+    route: str = "default"
+    cost_source: str = "upstream"
+    fallbacks: list[str] = field(default_factory=list)
 
     def record(self, profile: str, provider: str) -> dict:
         now = time.time()
@@ -66,10 +71,14 @@ class Call:
             "duration_ms": round((now - self.started) * 1000, 1),
             "ttft_ms": round((self.first_token - self.started) * 1000, 1) if self.first_token else None,
             "stop_reason": self.stop_reason,
+            "route": self.route,
             **{k: v for k, v in self.usage.items()},
         }
         if self.cost is not None:
             rec["cost"] = self.cost
+            rec["cost_source"] = self.cost_source
+        if self.fallbacks:
+            rec["fallbacks"] = self.fallbacks
         if self.error_type:
             rec["error_type"] = self.error_type
             rec["error"] = (self.error_message or "")[:500]
@@ -94,6 +103,13 @@ class MessagesHandler:
         return Target.for_model(upstream_model, openrouter, info)
 
     def _done(self, call: Call, err: ProxyError | None = None) -> None:
+        info = self.settings.model_info.get(call.upstream_model)
+        if call.cost is None and info is not None and info.price_in is not None and info.price_out is not None:
+            u = call.usage
+            inputs = sum(u.get(k, 0) for k in ("input_tokens", "cache_read_input_tokens",
+                                               "cache_creation_input_tokens"))
+            call.cost = round((inputs * info.price_in + u.get("output_tokens", 0) * info.price_out) / 1e6, 8)
+            call.cost_source = "catalogue"
         if err is not None:
             call.status = err.status if call.status == 200 and not call.first_token else call.status
             call.error_type, call.error_message = err.type, err.message
@@ -102,30 +118,40 @@ class MessagesHandler:
     async def handle(self, body: dict, session: str | None, receive=None) -> Response:
         requested = body["model"]
         call = Call(time.time(), session, requested, stream=bool(body.get("stream")))
-        call.upstream_model = resolve_model(requested, self.settings.models)
-        target = self._target(call.upstream_model)
-        if target.info.vision is False and _has_images(body):
-            err = bad_request(f"model {call.upstream_model} does not accept images; choose a vision model for "
-                              "this tier (see `orbridge models --vision`)")
-            self._done(call, err)
-            return error_response(err)
+        primary, call.route = choose_model(body, self.settings)
         input_estimate = estimate_tokens(body)
-        translated = translate_request(body, target, call.stream, input_estimate)
+        candidates = [primary] + [m for m in self.settings.routes.fallbacks if m != primary]
+        for attempt, model in enumerate(candidates):
+            call.upstream_model = model
+            target = self._target(model)
+            if target.info.vision is False and has_images(body):
+                err = bad_request(f"model {model} does not accept images; choose a vision model for this tier "
+                                  "(see `orbridge models --vision`)")
+                self._done(call, err)
+                return error_response(err)
+            translated = translate_request(body, target, call.stream, input_estimate)
+            try:
+                if call.stream:
+                    upstream = await self.transport.open_stream(translated.body)
+                else:
+                    completion = await _unless_disconnected(self.transport.complete(translated.body), receive)
+                break
+            except _ClientGone:
+                call.status = 499
+                self._done(call)
+                return Response(status_code=499)
+            except UpstreamError as exc:
+                if attempt + 1 < len(candidates) and exc.status in FALLBACK_STATUSES:
+                    call.fallbacks.append(f"{model}: {exc.status or 'unreachable'}")
+                    continue
+                err = from_upstream(exc)
+                self._done(call, err)
+                return error_response(err)
+            except StreamFailed as exc:
+                self._done(call, exc.error)
+                return error_response(exc.error)
         if call.stream:
-            return await self._stream(body, call, translated, input_estimate)
-        try:
-            completion = await _unless_disconnected(self.transport.complete(translated.body), receive)
-        except _ClientGone:
-            call.status = 499
-            self._done(call)
-            return Response(status_code=499)
-        except UpstreamError as exc:
-            err = from_upstream(exc)
-            self._done(call, err)
-            return error_response(err)
-        except StreamFailed as exc:
-            self._done(call, exc.error)
-            return error_response(exc.error)
+            return await self._stream(call, upstream, translated, input_estimate)
         message = translate_response(completion, requested, translated.tool_names,
                                      translated.stop_sequences, input_estimate)
         call.first_token = time.time()
@@ -135,14 +161,8 @@ class MessagesHandler:
         self._done(call)
         return Response(sse.dumps(message).encode(), media_type="application/json")
 
-    async def _stream(self, body: dict, call: Call, translated, input_estimate: int) -> Response:
+    async def _stream(self, call: Call, upstream, translated, input_estimate: int) -> Response:
         settings = self.settings
-        try:
-            upstream = await self.transport.open_stream(translated.body)
-        except UpstreamError as exc:
-            err = from_upstream(exc)
-            self._done(call, err)
-            return error_response(err)
         pump = Pump(upstream)
         translator = StreamTranslator(call.requested_model, translated.tool_names,
                                       translated.stop_sequences, input_estimate)
@@ -264,20 +284,6 @@ async def _unless_disconnected(work, receive):
     except BaseException:  # noqa: BLE001 - the cancelled call's outcome no longer matters
         pass
     raise _ClientGone
-
-
-def _has_images(body: dict) -> bool:
-    for msg in body["messages"]:
-        content = msg.get("content")
-        if not isinstance(content, list):
-            continue
-        for block in content:
-            if block.get("type") == "image":
-                return True
-            if block.get("type") == "tool_result" and isinstance(block.get("content"), list):
-                if any(b.get("type") == "image" for b in block["content"]):
-                    return True
-    return False
 
 
 def _as_proxy_error(exc: BaseException, provider: str) -> ProxyError:

@@ -20,7 +20,7 @@ from .anthropic_openai import reasoning
 from .errors import ProxyError, UpstreamError, from_upstream, redact
 from .messages import Call, error_response
 from .request_log import RequestLog
-from .routing import resolve_model
+from .routing import choose_model
 from .settings import Settings
 
 FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
@@ -90,7 +90,7 @@ class PassthroughHandler:
 
     async def handle(self, body: dict, session: str | None, client_headers, query: str) -> Response:
         call = Call(time.time(), session, body["model"], stream=bool(body.get("stream")))
-        call.upstream_model = resolve_model(body["model"], self.settings.models)
+        call.upstream_model, call.route = choose_model(body, self.settings)
         headers = dict(self.headers)
         for name in FORWARDED_HEADERS:
             if client_headers.get(name):

@@ -15,6 +15,8 @@ class ModelInfo:
     reasoning: bool | None = None
     vision: bool | None = None
     tools: bool | None = None
+    price_in: float | None = None  # USD per million input tokens
+    price_out: float | None = None
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,15 @@ class ModelMap:
             "haiku": self.haiku or self.default,
             "fable": self.fable or self.opus or self.default,
         }
+
+
+@dataclass(frozen=True)
+class Routes:
+    """Per-request routing: rules in profile order (first match wins), then fallbacks on failure."""
+
+    rules: tuple[tuple[str, str], ...] = ()  # (background | think | long_context | web_search | image, model)
+    long_context_threshold: int = 60_000
+    fallbacks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,7 @@ class Settings:
     upstream: Upstream
     models: ModelMap
     model_info: dict[str, ModelInfo] = field(default_factory=dict)
+    routes: Routes = Routes()
     ping_interval: float = 10.0
     # How long to wait for the upstream's first chunk before committing to a 200 stream (then pings flow).
     first_byte_grace: float = 8.0

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ..settings import ModelInfo
 from . import reasoning
-from .tools import ToolNames, clean_schema
+from .tools import ToolNames, clean_schema, gemini_schema
 
 BILLING_PREFIX = "x-anthropic-billing-header:"
 PLACEHOLDER_TOOL = "DeferredToolPlaceholder"
@@ -30,6 +30,8 @@ class Target:
     keep_cache_control: bool = False
     # The endpoint wants `max_completion_tokens` (OpenAI reasoning models) instead of `max_tokens`.
     max_completion_tokens: bool = False
+    # Gemini models accept only an OpenAPI subset of JSON Schema in tool parameters.
+    gemini: bool = False
 
     @classmethod
     def for_model(cls, model: str, openrouter: bool, info: ModelInfo | None = None) -> Target:
@@ -37,7 +39,7 @@ class Target:
         keep = openrouter and (lower.startswith(("anthropic/", "google/gemini")) or "claude" in lower)
         bare = lower.rsplit("/", 1)[-1]
         completion = not openrouter and bare.startswith(("o1", "o3", "o4", "gpt-5"))
-        return cls(model, openrouter, info or ModelInfo(), keep, completion)
+        return cls(model, openrouter, info or ModelInfo(), keep, completion, "gemini" in lower)
 
 
 @dataclass
@@ -65,7 +67,7 @@ def translate_request(req: dict, target: Target, stream: bool, input_tokens: int
         messages.extend(_message(msg, names, keep_cc, target.openrouter))
 
     body: dict = {"model": target.model, "messages": messages}
-    tools = _tools(req.get("tools") or [], loaded, names)
+    tools = _tools(req.get("tools") or [], loaded, names, target.gemini)
     if tools:
         body["tools"] = tools
         choice = _tool_choice(req.get("tool_choice"), names, {t["function"]["name"] for t in tools})
@@ -95,6 +97,11 @@ def translate_request(req: dict, target: Target, stream: bool, input_tokens: int
         body["user"] = user_id[:256]
 
     body.update(_reasoning(req, target))
+    search = next((t for t in req.get("tools") or [] if str(t.get("type", "")).startswith("web_search")), None)
+    if search is not None and target.openrouter:
+        # Anthropic's server-side web search has an OpenRouter equivalent: the web plugin. Elsewhere the
+        # tool is simply dropped (see _tools) and the request proceeds without it.
+        body["plugins"] = [{"id": "web", "max_results": min(int(search.get("max_uses") or 5), 10)}]
     fmt = (req.get("output_config") or {}).get("format")
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and isinstance(fmt.get("schema"), dict):
         body["response_format"] = {
@@ -147,7 +154,7 @@ def _referenced_tools(messages: list[dict]) -> set[str]:
     return found
 
 
-def _tools(tools: list[dict], loaded: set[str], names: ToolNames) -> list[dict]:
+def _tools(tools: list[dict], loaded: set[str], names: ToolNames, gemini: bool = False) -> list[dict]:
     out = []
     for tool in tools:
         name = tool.get("name")
@@ -158,7 +165,8 @@ def _tools(tools: list[dict], loaded: set[str], names: ToolNames) -> list[dict]:
             continue  # server tools (web_search_*, bash_*, ...) run on Anthropic's side only
         if tool.get("defer_loading") and name not in loaded:
             continue
-        fn: dict = {"name": names.outbound(name), "parameters": clean_schema(tool.get("input_schema"))}
+        schema = clean_schema(tool.get("input_schema"))
+        fn: dict = {"name": names.outbound(name), "parameters": gemini_schema(schema) if gemini else schema}
         if tool.get("description"):
             fn["description"] = tool["description"]
         out.append({"type": "function", "function": fn})

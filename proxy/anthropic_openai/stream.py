@@ -115,6 +115,7 @@ class StreamTranslator:
         self._think_fmt: str | None = None
         self._think_enc: list[dict] = []
         self._ended = False
+        self._citations: dict[str, str] = {}  # url -> title, from OpenRouter's web plugin
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -147,6 +148,7 @@ class StreamTranslator:
                 continue
             delta = choice.get("delta") or choice.get("message") or {}
             if delta:
+                self._annotations(delta.get("annotations"))
                 self._reasoning(delta, out)
                 content = delta.get("content")
                 if isinstance(content, str) and content:
@@ -166,6 +168,9 @@ class StreamTranslator:
     def finish(self) -> list[dict]:
         """Close every block and end the message; call once, after the upstream finished."""
         out: list[dict] = []
+        if self._citations:
+            lines = "\n".join(f"- {title}: {url}" if title else f"- {url}" for url, title in self._citations.items())
+            self._text(f"\n\nSources:\n{lines}", out)
         self._close(out)
         for tool in self._tool_order:
             if tool.state == "pending":
@@ -275,6 +280,12 @@ class StreamTranslator:
         if text:
             self.emitted_text_chars += len(text)
             self._delta({"type": "thinking_delta", "thinking": text}, out)
+
+    def _annotations(self, annotations: object) -> None:
+        for note in annotations or () if isinstance(annotations, list) else ():
+            cite = note.get("url_citation") if isinstance(note, dict) else None
+            if isinstance(cite, dict) and isinstance(cite.get("url"), str):
+                self._citations.setdefault(cite["url"], str(cite.get("title") or ""))
 
     def _tool_piece(self, call: dict, out: list[dict]) -> None:
         if not isinstance(call, dict):

@@ -9,6 +9,7 @@ banner off. Its own retries are off: Claude Code retries, and 4xx must not be re
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import AsyncIterator
 
@@ -44,11 +45,18 @@ def preload() -> threading.Thread:
     return thread
 
 
+_MISSING_KEY = re.compile(r"missing credentials|no api key|api[_ ]key (?:is )?(?:not set|required|missing)"
+                          r"|set the `?\w+_API_KEY`? environment variable", re.I)
+
+
 def _error(exc: Exception, provider: str, secret: str | None) -> UpstreamError:
     status = getattr(exc, "status_code", None)
     if not isinstance(status, int) or not 400 <= status < 600:
         status = 0 if "Connection" in type(exc).__name__ else 502
-    return UpstreamError(status, redact(str(exc), secret), {}, provider)
+    text = redact(str(exc), secret)
+    if _MISSING_KEY.search(text):
+        status = 401  # LiteLLM reports a missing key as a 500; it is final, not worth ten retries
+    return UpstreamError(status, text, {}, provider)
 
 
 class LiteLLMStream:
