@@ -106,6 +106,30 @@ def _find_message(data: object) -> str | None:
     return None
 
 
+_OUTPUT_WORDS = re.compile(r"max_tokens|max_completion_tokens|completion tokens|output tokens|max_output", re.I)
+_IN_COMPLETION = re.compile(r"maximum context length is (\d+).*?\((\d+) in the messages, (\d+) in the completion",
+                            re.I | re.S)
+
+
+def output_cap_hint(err: UpstreamError, body: dict) -> int | None:
+    """When a 400 says the requested output is too large, the largest output it would accept."""
+    if err.status not in (400, 422):
+        return None
+    sent = body.get("max_tokens") or body.get("max_completion_tokens")
+    if not isinstance(sent, int):
+        return None
+    message = upstream_message(err.body)
+    both = _IN_COMPLETION.search(message)
+    if both:  # vLLM and friends: context = prompt + completion; only the completion part can shrink
+        room = int(both.group(1)) - int(both.group(2)) - 16
+        return room if 0 < room < sent else None
+    if not _OUTPUT_WORDS.search(message):
+        return None
+    numbers = [int(n.replace(",", "")) for n in _NUMBERS.findall(message)]
+    below = [n for n in numbers if 256 <= n < sent]
+    return max(below) if below else None
+
+
 def context_overflow(message: str) -> str | None:
     """Anthropic's `prompt is too long: N tokens > M maximum` wording for a context-length failure."""
     if not _CONTEXT_PATTERNS.search(message):

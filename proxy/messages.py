@@ -10,6 +10,7 @@ its `finally` closes the upstream response).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from . import sse
 from .anthropic_openai.request import Target, translate_request
 from .anthropic_openai.response import translate_response
 from .anthropic_openai.stream import StreamTranslator, usage_dict
-from .errors import ProxyError, UpstreamError, bad_request, from_upstream
+from .errors import ProxyError, UpstreamError, bad_request, from_upstream, output_cap_hint
 from .pump import TIMEOUT, Pump
 from .request_log import RequestLog
 from .routing import choose_model, has_images
@@ -96,9 +97,13 @@ class MessagesHandler:
         self.settings = settings
         self.transport = transport
         self.log = log
+        self._learned_caps: dict[str, int] = {}  # upstream model -> output cap its errors revealed
 
     def _target(self, upstream_model: str) -> Target:
         info = self.settings.model_info.get(upstream_model, ModelInfo())
+        learned = self._learned_caps.get(upstream_model)
+        if learned is not None and (info.max_output is None or learned < info.max_output):
+            info = dataclasses.replace(info, max_output=learned)
         openrouter = self.settings.upstream.is_openrouter and self.settings.upstream.kind == "openai"
         return Target.for_model(upstream_model, openrouter, info)
 
@@ -121,7 +126,9 @@ class MessagesHandler:
         primary, call.route = choose_model(body, self.settings)
         input_estimate = estimate_tokens(body)
         candidates = [primary] + [m for m in self.settings.routes.fallbacks if m != primary]
-        for attempt, model in enumerate(candidates):
+        attempt, capped = 0, False
+        while True:
+            model = candidates[attempt]
             call.upstream_model = model
             target = self._target(model)
             if target.info.vision is False and has_images(body):
@@ -141,8 +148,16 @@ class MessagesHandler:
                 self._done(call)
                 return Response(status_code=499)
             except UpstreamError as exc:
+                cap = None if capped else output_cap_hint(exc, translated.body)
+                if cap is not None:
+                    # The model allows fewer output tokens than Claude Code asked for: remember its cap
+                    # and ask again, rather than fail every turn.
+                    self._learned_caps[model] = cap
+                    capped = True
+                    continue
                 if attempt + 1 < len(candidates) and exc.status in FALLBACK_STATUSES:
                     call.fallbacks.append(f"{model}: {exc.status or 'unreachable'}")
+                    attempt += 1
                     continue
                 err = from_upstream(exc)
                 self._done(call, err)

@@ -228,3 +228,27 @@ def test_profile_with_routes_and_fallbacks_round_trips(home):
     cfg.write_text(saved + '\n[profiles.bad]\nmodel = "x"\n[profiles.bad.routes]\nsometimes = "y"\n')
     r = home("profile", "list")
     assert r.returncode == 1 and "unknown rules: sometimes" in r.stderr
+
+
+@pytest.mark.parametrize("message,cap", [
+    ("max_tokens is too large: 128000. This model supports at most 16384 completion tokens, whereas you "
+     "provided 128000.", 16384),
+    ("Invalid max_tokens value, the valid range of max_tokens is [1, 8192]", 8192),
+    ("This model's maximum context length is 32768 tokens. However, you requested 128020 tokens (20 in the "
+     "messages, 128000 in the completion). Please reduce the length of the messages or completion.", 32732),
+])
+def test_output_cap_learned_from_the_upstream_error(proxy_factory, upstream, message, cap):
+    p = proxy_factory(models=ModelMap(default="m/small"), model_info={})
+    body = {**MIN, "max_tokens": 128000}
+    upstream.script(Reply(status=400, body={"error": {"message": message}}), Reply(body=completion("first")),
+                    Reply(body=completion("second")))
+    assert p.post("/v1/messages", body).json()["content"][0]["text"] == "first"
+    assert p.post("/v1/messages", body).json()["content"][0]["text"] == "second"
+    assert [r.body["max_tokens"] for r in upstream.chat_requests()] == [128000, cap, cap]
+
+
+def test_a_real_bad_request_is_not_retried(proxy_factory, upstream):
+    p = proxy_factory(models=ModelMap(default="m/small"), model_info={})
+    upstream.script(Reply(status=400, body={"error": {"message": "messages: invalid role at index 3"}}))
+    assert p.post("/v1/messages", {**MIN, "max_tokens": 128000}).status_code == 400
+    assert len(upstream.chat_requests()) == 1
