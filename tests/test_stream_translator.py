@@ -152,7 +152,7 @@ def test_text_after_tool_call_closes_tool_first():
 
 
 @pytest.mark.parametrize("finish,expected", [("stop", "end_turn"), ("length", "max_tokens"),
-                                             ("tool_calls", "tool_use"), ("content_filter", "refusal")])
+                                             ("tool_calls", "end_turn"), ("content_filter", "refusal")])
 def test_stop_reasons(finish, expected):
     s = run([chunk({"content": "x"}), chunk({}, finish)])
     assert s["stop_reason"] == expected
@@ -189,3 +189,14 @@ def test_non_stream_response_matches_stream():
     assert msg["content"][2]["input"] == {"command": "ls"}
     assert msg["stop_reason"] == "tool_use"
     assert msg["usage"]["cache_read_input_tokens"] == 100
+
+
+def test_tool_args_cut_by_max_tokens_still_parse():
+    s = run([tc(0, "c1", "Write", '{"file_path": "/tmp/x", "content": "half a li'), chunk({}, "length")])
+    assert s["stop_reason"] == "max_tokens"
+    assert s["blocks"][0]["input"] == {"file_path": "/tmp/x", "content": "half a li"}
+
+
+def test_tool_calls_finish_without_a_call_is_end_turn():
+    s = run([chunk({"content": "nothing to run"}), chunk({}, "tool_calls")])
+    assert s["stop_reason"] == "end_turn"

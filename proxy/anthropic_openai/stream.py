@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from ..errors import ProxyError
 from ..sse import dumps
 from . import reasoning
+from .partial_json import repair_suffix
 from .tools import ToolNames
 
 _TOOL_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
@@ -45,6 +46,7 @@ class _Tool:
     id: str | None = None
     name: str | None = None
     args: list[str] = field(default_factory=list)
+    sent: list[str] = field(default_factory=list)  # argument text already streamed to the client
     state: str = "pending"  # pending -> open -> done
 
 
@@ -193,6 +195,8 @@ class StreamTranslator:
             return "stop_sequence"
         if self._tool_order and reason == "end_turn":
             return "tool_use"
+        if reason == "tool_use" and not self._tool_order:
+            return "end_turn"  # "tool_calls" with no call in it: there is no tool to run
         return reason
 
     @property
@@ -220,6 +224,9 @@ class StreamTranslator:
             self._delta({"type": "signature_delta", "signature": sig}, out)
             self._think_sig, self._think_fmt, self._think_enc = None, None, []
         elif self._open == "tool" and self._open_tool is not None:
+            suffix = repair_suffix("".join(self._open_tool.sent))
+            if suffix:  # arguments cut off upstream: close them so the input still parses
+                self._delta({"type": "input_json_delta", "partial_json": suffix}, out)
             self._open_tool.state = "done"
             self._open_tool = None
         out.append({"type": "content_block_stop", "index": self._index})
@@ -311,6 +318,7 @@ class StreamTranslator:
         if tool.state == "open":
             if isinstance(piece, str) and piece:
                 self.emitted_text_chars += len(piece)
+                tool.sent.append(piece)
                 self._delta({"type": "input_json_delta", "partial_json": piece}, out)
             return
         if isinstance(piece, str) and piece:
@@ -330,4 +338,5 @@ class StreamTranslator:
         tool.args = []
         if args:
             self.emitted_text_chars += len(args)
+            tool.sent.append(args)
             self._delta({"type": "input_json_delta", "partial_json": args}, out)
