@@ -50,12 +50,20 @@ def make_settings(fake: FakeUpstream, tmp_path=None, **overrides) -> Settings:
     return Settings(**values)
 
 
+def nodelay_client(**kw) -> httpx.Client:
+    """A sync client that sends headers and body without Nagle's delay (httpx's sync backend keeps it on)."""
+    import socket
+
+    transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+    return httpx.Client(transport=transport, **kw)
+
+
 class Proxy:
     def __init__(self, server: ProxyServer) -> None:
         self.server = server
         self.url = server.url
-        self.http = httpx.Client(base_url=self.url, timeout=30,
-                                 headers={"x-api-key": TOKEN, "anthropic-version": "2023-06-01"})
+        self.http = nodelay_client(base_url=self.url, timeout=30,
+                                   headers={"x-api-key": TOKEN, "anthropic-version": "2023-06-01"})
 
     def post(self, path: str, body: dict | None = None, **kw) -> httpx.Response:
         return self.http.post(path, json=body, **kw)

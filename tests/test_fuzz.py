@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from . import claude_code_requests as cc
-from .conftest import TOKEN
+from .conftest import TOKEN, nodelay_client
 from .fake_upstream import Reply, completion
 
 SENT = {"count": 0, "5xx": 0}
@@ -90,7 +90,7 @@ def server(upstream_server):
     for name in ("orbridge", "uvicorn.error", "uvicorn"):
         logging.getLogger(name).addHandler(handler)
     srv = ProxyServer(make_settings(upstream_server), bind()).start()
-    client = httpx.Client(base_url=srv.url, headers={"x-api-key": TOKEN}, timeout=30)
+    client = nodelay_client(base_url=srv.url, headers={"x-api-key": TOKEN}, timeout=10)
     yield client, errors
     client.close()
     srv.stop()
