@@ -104,7 +104,9 @@ def _onboarding() -> Check:
     except (OSError, ValueError):
         data = {}
     if data.get("hasCompletedOnboarding"):
-        return Check("claude onboarding", OK, f"{path}: onboarding completed")
+        trusted = ((data.get("projects") or {}).get(os.getcwd()) or {}).get("hasTrustDialogAccepted")
+        note = "" if trusted else f"; this folder is not trusted yet (claude will ask once in {os.getcwd()})"
+        return Check("claude onboarding", OK, f"{path}: onboarding completed{note}")
     return Check("claude onboarding", WARN, f"{path}: onboarding not completed; interactive claude will show "
                  "its first-run screens first", "run `claude` once and finish the theme picker")
 

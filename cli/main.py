@@ -200,51 +200,39 @@ def profile_show(name: str = typer.Argument(None, help="Profile (default: the ac
     show(name)
 
 
-_PROFILE_FIELDS = dict(
-    provider=typer.Option(None, "--provider", help="Preset: openrouter, openai, deepseek, groq, together, "
-                          "mistral, ollama, lmstudio, vllm."),
-    base_url=typer.Option(None, "--base-url", help="Any OpenAI-compatible endpoint."),
-    model=typer.Option(None, "--model", help="Default model."),
-    opus=typer.Option(None, "--opus", help="Model for the opus tier."),
-    sonnet=typer.Option(None, "--sonnet", help="Model for the sonnet tier."),
-    haiku=typer.Option(None, "--haiku", help="Model for the haiku (background) tier."),
-    fable=typer.Option(None, "--fable", help="Model for the fable tier."),
-    timeout=typer.Option(None, "--timeout", help="Upstream timeout in seconds."),
-    key_name=typer.Option(None, "--key-name", help="Stored key to use (default: the provider's)."),
-)
+def _profile_fields_command(action: str, doc: str):
+    """`profile add` and `profile edit` take the same fields; one definition serves both."""
+
+    def command(
+        name: str = typer.Argument(..., help="Profile name."),
+        provider: str = typer.Option(None, "--provider", help="Preset: openrouter, openai, deepseek, groq, "
+                                     "together, mistral, ollama, lmstudio, vllm, anthropic, openrouter-anthropic, "
+                                     "deepseek-anthropic, moonshot, minimax, litellm."),
+        base_url: str = typer.Option(None, "--base-url", help="Any OpenAI-compatible endpoint."),
+        model: str = typer.Option(None, "--model", help="Default model."),
+        opus: str = typer.Option(None, "--opus", help="Model for the opus tier."),
+        sonnet: str = typer.Option(None, "--sonnet", help="Model for the sonnet tier."),
+        haiku: str = typer.Option(None, "--haiku", help="Model for the haiku (background) tier."),
+        fable: str = typer.Option(None, "--fable", help="Model for the fable tier."),
+        timeout: float = typer.Option(None, "--timeout", help="Upstream timeout in seconds."),
+        key_name: str = typer.Option(None, "--key-name", help="Stored key to use (default: the provider's)."),
+        use: bool = typer.Option(False, "--use", help="Also make it the active profile."),
+    ) -> None:
+        from . import profiles
+
+        fields = dict(provider=provider, base_url=base_url, model=model, opus=opus, sonnet=sonnet, haiku=haiku,
+                      fable=fable, timeout=timeout, key_name=key_name)
+        getattr(profiles, action)(name, fields, use)
+
+    command.__doc__ = doc
+    return command
 
 
-@profile_app.command("add", epilog="Example: orbridge profile add local --provider ollama --model qwen3-coder")
-def profile_add(
-    name: str = typer.Argument(...),
-    provider: str = _PROFILE_FIELDS["provider"], base_url: str = _PROFILE_FIELDS["base_url"],
-    model: str = _PROFILE_FIELDS["model"], opus: str = _PROFILE_FIELDS["opus"],
-    sonnet: str = _PROFILE_FIELDS["sonnet"], haiku: str = _PROFILE_FIELDS["haiku"],
-    fable: str = _PROFILE_FIELDS["fable"], timeout: float = _PROFILE_FIELDS["timeout"],
-    key_name: str = _PROFILE_FIELDS["key_name"],
-    use: bool = typer.Option(False, "--use", help="Make it the active profile."),
-) -> None:
-    """Create a profile."""
-    from .profiles import add
-
-    add(name, dict(provider=provider, base_url=base_url, model=model, opus=opus, sonnet=sonnet, haiku=haiku,
-                   fable=fable, timeout=timeout, key_name=key_name), use)
-
-
-@profile_app.command("edit", epilog="Example: orbridge profile edit work --haiku openai/gpt-4o-mini")
-def profile_edit(
-    name: str = typer.Argument(...),
-    provider: str = _PROFILE_FIELDS["provider"], base_url: str = _PROFILE_FIELDS["base_url"],
-    model: str = _PROFILE_FIELDS["model"], opus: str = _PROFILE_FIELDS["opus"],
-    sonnet: str = _PROFILE_FIELDS["sonnet"], haiku: str = _PROFILE_FIELDS["haiku"],
-    fable: str = _PROFILE_FIELDS["fable"], timeout: float = _PROFILE_FIELDS["timeout"],
-    key_name: str = _PROFILE_FIELDS["key_name"],
-) -> None:
-    """Change fields of a profile (with no options: open the config file in $EDITOR)."""
-    from .profiles import edit
-
-    edit(name, dict(provider=provider, base_url=base_url, model=model, opus=opus, sonnet=sonnet, haiku=haiku,
-                    fable=fable, timeout=timeout, key_name=key_name))
+profile_app.command("add", epilog="Example: orbridge profile add local --provider ollama --model qwen3-coder")(
+    _profile_fields_command("add", "Create a profile."))
+profile_app.command("edit", epilog="Example: orbridge profile edit work --haiku openai/gpt-4o-mini")(
+    _profile_fields_command("edit", "Change fields of a profile (with no options: open the config file in "
+                                    "$EDITOR)."))
 
 
 @profile_app.command("use", epilog="Example: orbridge profile use work")

@@ -63,10 +63,13 @@ def add(name: str, fields: dict, use_it: bool) -> None:
     print(f"added profile {name}" + (" (active)" if use_it else f"; use it with `orbridge profile use {name}`"))
 
 
-def edit(name: str, fields: dict) -> None:
+def edit(name: str, fields: dict, use_it: bool = False) -> None:
     cfg = config.load()
     values = {k: v for k, v in fields.items() if v is not None}
-    if not values:
+    if use_it:
+        cfg.get(name)
+        cfg.active = name
+    if not values and not use_it:
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
         if not cfg.path.exists():
             config.save(cfg)
@@ -81,7 +84,7 @@ def edit(name: str, fields: dict) -> None:
     _check(profile)
     cfg.profiles[name] = profile
     config.save(cfg)
-    print(f"updated profile {name}")
+    print(f"updated profile {name}" + (" (active)" if use_it else ""))
 
 
 def use(name: str) -> None:
