@@ -142,9 +142,31 @@ def test_silent_upstream_kept_alive_by_pings(e2e):
 
 
 def test_exit_code_passes_through(e2e):
+    import subprocess
+
+    direct = subprocess.run([str(e2e.claude), "-p", "hi", "--this-flag-does-not-exist"], cwd=e2e.work,
+                            env=e2e.env(), capture_output=True, timeout=30)
     r = e2e.run("hi", "--this-flag-does-not-exist", timeout=30)
-    assert r.rc != 0
+    assert direct.returncode != 0 and r.rc == direct.returncode
     assert chat(e2e) == []
+
+
+def test_anthropic_passthrough_with_claude_code(e2e):
+    from ..fake_upstream import anthropic_sse
+
+    e2e.fake.script(Reply(items=[anthropic_sse("Relayed untouched.", thinking=("pondering", "EqGenuine=="))],
+                          done=False))
+    r = e2e.run("hi", env={"ANTHROPIC_API_KEY": "sk-ant-e2e-canary-77"},
+                orbridge_args=("--provider", "anthropic", "--model", "claude-upstream-model",
+                               "--base-url", e2e.fake.base_url.replace("/api/v1", "")))
+    assert r.rc == 0, r.stderr
+    assert r.result["result"] == "Relayed untouched."
+    sent = e2e.fake.received[-1]
+    assert sent.path.startswith("/v1/messages") and sent.body["model"] == "claude-upstream-model"
+    assert sent.headers["x-api-key"] == "sk-ant-e2e-canary-77"
+    assert "claude-code" in sent.headers.get("anthropic-beta", "")  # Claude Code's betas forwarded as sent
+    assert sent.body.get("context_management") is not None  # untranslated
+    assert "sk-ant-e2e-canary-77" not in r.stdout + r.stderr
 
 
 def test_mcp_tool_with_a_name_over_64_chars(e2e):
