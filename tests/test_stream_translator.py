@@ -200,3 +200,35 @@ def test_tool_args_cut_by_max_tokens_still_parse():
 def test_tool_calls_finish_without_a_call_is_end_turn():
     s = run([chunk({"content": "nothing to run"}), chunk({}, "tool_calls")])
     assert s["stop_reason"] == "end_turn"
+
+
+@pytest.mark.parametrize("pieces", [
+    ["<think>", "Let me see.", "</think>", "\n\nAnswer."],
+    ["<th", "ink>Let me", " see.</th", "ink>\n\nAnswer."],
+    ["  <think>Let me see.</think>Answer."],
+])
+def test_think_tags_in_content_become_a_thinking_block(pieces):
+    s = run([chunk({"content": p}) for p in pieces] + [chunk({}, "stop")])
+    assert [b["type"] for b in s["blocks"]] == ["thinking", "text"]
+    assert s["blocks"][0]["thinking"] == "Let me see." and s["blocks"][1]["text"] == "Answer."
+    assert reasoning.read_signature(s["blocks"][0]["signature"])["src"] == "think_tag"
+
+
+def test_text_that_merely_mentions_think_is_text():
+    s = run([chunk({"content": "<th"}), chunk({"content": "is is text"}), chunk({}, "stop")])
+    assert s["blocks"] == [{"type": "text", "text": "<this is text"}]
+    s = run([chunk({"content": "Use <think> tags."}), chunk({}, "stop")])
+    assert s["blocks"] == [{"type": "text", "text": "Use <think> tags."}]
+    s = run([chunk({"content": "<thi"}), chunk({}, "stop")])
+    assert s["blocks"] == [{"type": "text", "text": "<thi"}]
+
+
+def test_unclosed_think_is_flushed_as_thinking():
+    s = run([chunk({"content": "<think>cut off mid-thou"}), chunk({}, "length")])
+    assert s["blocks"][0] == {**s["blocks"][0], "type": "thinking", "thinking": "cut off mid-thou"}
+
+
+@pytest.mark.parametrize("finish,expected", [("STOP", "end_turn"), ("MAX_TOKENS", "max_tokens"),
+                                             ("SAFETY", "refusal"), ("weird", "end_turn")])
+def test_finish_reason_spellings(finish, expected):
+    assert run([chunk({"content": "x"}), chunk({}, finish)])["stop_reason"] == expected

@@ -51,8 +51,8 @@ def history_fields(blocks: list[dict], openrouter: bool) -> dict:
         env = read_signature(block.get("signature")) if block.get("type") == "thinking" else None
         if block.get("type") == "redacted_thinking":
             env = read_signature(block.get("data"))
-        if env is None:
-            continue
+        if env is None or env.get("src") == "think_tag":
+            continue  # <think> content is not sent back: chat templates drop earlier reasoning themselves
         text = block.get("thinking") or ""
         if text:
             texts.append(text)

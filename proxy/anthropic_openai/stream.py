@@ -22,6 +22,8 @@ from .tools import ToolNames
 
 _TOOL_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
 
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+
 STOP_REASONS = {
     "stop": "end_turn",
     "length": "max_tokens",
@@ -30,6 +32,10 @@ STOP_REASONS = {
     "content_filter": "refusal",
     "end_turn": "end_turn",
     "max_tokens": "max_tokens",
+    "tool_use": "tool_use",
+    "safety": "refusal",
+    "recitation": "refusal",
+    "eos": "end_turn",
 }
 
 
@@ -118,6 +124,10 @@ class StreamTranslator:
         self._think_enc: list[dict] = []
         self._ended = False
         self._citations: dict[str, str] = {}  # url -> title, from OpenRouter's web plugin
+        # Models served without a reasoning parser (Ollama, vLLM, llama.cpp) put their reasoning in the
+        # content as <think>…</think>; it becomes a thinking block. start -> in_think -> after_think -> done.
+        self._tag_state = "start"
+        self._tag_buf = ""
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -154,7 +164,7 @@ class StreamTranslator:
                 self._reasoning(delta, out)
                 content = delta.get("content")
                 if isinstance(content, str) and content:
-                    self._text(content, out)
+                    self._content(content, out)
                 for call in delta.get("tool_calls") or ():
                     self._tool_piece(call, out)
             reason = choice.get("finish_reason")
@@ -170,6 +180,7 @@ class StreamTranslator:
     def finish(self) -> list[dict]:
         """Close every block and end the message; call once, after the upstream finished."""
         out: list[dict] = []
+        self._flush_tag_buffer(out)
         if self._citations:
             lines = "\n".join(f"- {title}: {url}" if title else f"- {url}" for url, title in self._citations.items())
             self._text(f"\n\nSources:\n{lines}", out)
@@ -190,7 +201,7 @@ class StreamTranslator:
         return out
 
     def stop_reason(self) -> str:
-        reason = STOP_REASONS.get(self.finish_reason or "stop", "end_turn")
+        reason = STOP_REASONS.get((self.finish_reason or "stop").lower(), "end_turn")
         if self.matched_stop:
             return "stop_sequence"
         if self._tool_order and reason == "end_turn":
@@ -247,6 +258,56 @@ class StreamTranslator:
             self._begin("text", {"type": "text", "text": ""}, out)
         self.emitted_text_chars += len(text)
         self._delta({"type": "text_delta", "text": text}, out)
+
+    def _content(self, text: str, out: list[dict]) -> None:
+        if self._tag_state == "after_think":  # the blank lines that follow </think> are not the answer
+            text = text.lstrip("\n")
+            if not text:
+                return
+            self._tag_state = "done"
+        if self._tag_state == "done":
+            self._text(text, out)
+            return
+        buf = self._tag_buf + text
+        if self._tag_state == "start":
+            head = buf.lstrip()
+            if len(head) < len(THINK_OPEN) and THINK_OPEN.startswith(head):
+                self._tag_buf = buf  # could still become "<think>"
+                return
+            if not head.startswith(THINK_OPEN):
+                self._tag_state, self._tag_buf = "done", ""
+                self._text(buf, out)
+                return
+            self._tag_state, buf = "in_think", head[len(THINK_OPEN):]
+        end = buf.find(THINK_CLOSE)
+        if end >= 0:
+            self._think_text(buf[:end], out)
+            self._tag_state, self._tag_buf = "after_think", ""
+            rest = buf[end + len(THINK_CLOSE):]
+            if rest:
+                self._content(rest, out)
+            return
+        keep = next((n for n in range(min(len(buf), len(THINK_CLOSE) - 1), 0, -1)
+                     if THINK_CLOSE.startswith(buf[-n:])), 0)
+        self._think_text(buf[:len(buf) - keep], out)
+        self._tag_buf = buf[len(buf) - keep:]
+
+    def _think_text(self, text: str, out: list[dict]) -> None:
+        if self._open != "thinking":
+            self._flush_tools(out)
+            self._begin("thinking", {"type": "thinking", "thinking": "", "signature": ""}, out)
+            self._think_source = "think_tag"
+        if text:
+            self.emitted_text_chars += len(text)
+            self._delta({"type": "thinking_delta", "thinking": text}, out)
+
+    def _flush_tag_buffer(self, out: list[dict]) -> None:
+        buf, self._tag_buf = self._tag_buf, ""
+        if buf and self._tag_state == "in_think":
+            self._think_text(buf, out)
+        elif buf:
+            self._text(buf, out)
+        self._tag_state = "done"
 
     def _reasoning(self, delta: dict, out: list[dict]) -> None:
         text = delta.get("reasoning_content")
