@@ -130,6 +130,27 @@ def output_cap_hint(err: UpstreamError, body: dict) -> int | None:
     return max(below) if below else None
 
 
+# Parameters orbridge adds that a request can do without, when an upstream says it does not take them.
+OPTIONAL_PARAMS = ("response_format", "reasoning_effort", "reasoning", "parallel_tool_calls", "stream_options",
+                   "user", "top_k", "usage", "plugins", "stop", "temperature", "top_p", "tool_choice")
+_REJECTED = re.compile(r"unsupported|unrecogni[sz]ed|not supported|not permitted|extra (?:inputs|fields)"
+                       r"|unknown (?:field|param|argument|name)|invalid (?:parameter|argument)|not allowed"
+                       r"|additional properties", re.I)
+
+
+def unsupported_param_hint(err: UpstreamError, body: dict) -> str | None:
+    """When a 400 says a parameter we sent is not accepted, that parameter (if the request can do without)."""
+    if err.status not in (400, 422):
+        return None
+    message = upstream_message(err.body)
+    if not _REJECTED.search(message):
+        return None
+    for key in OPTIONAL_PARAMS:
+        if key in body and re.search(rf"(?<![\w]){re.escape(key)}(?![\w])", message):
+            return key
+    return None
+
+
 def context_overflow(message: str) -> str | None:
     """Anthropic's `prompt is too long: N tokens > M maximum` wording for a context-length failure."""
     if not _CONTEXT_PATTERNS.search(message):

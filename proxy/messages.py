@@ -22,7 +22,14 @@ from . import sse
 from .anthropic_openai.request import Target, translate_request
 from .anthropic_openai.response import translate_response
 from .anthropic_openai.stream import StreamTranslator, usage_dict
-from .errors import ProxyError, UpstreamError, bad_request, from_upstream, output_cap_hint
+from .errors import (
+    ProxyError,
+    UpstreamError,
+    bad_request,
+    from_upstream,
+    output_cap_hint,
+    unsupported_param_hint,
+)
 from .pump import TIMEOUT, Pump
 from .request_log import RequestLog
 from .routing import choose_model, has_images
@@ -98,6 +105,7 @@ class MessagesHandler:
         self.transport = transport
         self.log = log
         self._learned_caps: dict[str, int] = {}  # upstream model -> output cap its errors revealed
+        self._dropped: dict[str, set[str]] = {}  # upstream model -> optional parameters it rejected
 
     def _target(self, upstream_model: str) -> Target:
         info = self.settings.model_info.get(upstream_model, ModelInfo())
@@ -137,6 +145,8 @@ class MessagesHandler:
                 self._done(call, err)
                 return error_response(err)
             translated = translate_request(body, target, call.stream, input_estimate)
+            for key in self._dropped.get(model, ()):
+                translated.body.pop(key, None)
             try:
                 if call.stream:
                     upstream = await self.transport.open_stream(translated.body)
@@ -148,6 +158,11 @@ class MessagesHandler:
                 self._done(call)
                 return Response(status_code=499)
             except UpstreamError as exc:
+                drop = unsupported_param_hint(exc, translated.body)
+                if drop is not None:
+                    # This endpoint does not take one of the optional parameters: remember, ask again.
+                    self._dropped.setdefault(model, set()).add(drop)
+                    continue
                 cap = None if capped else output_cap_hint(exc, translated.body)
                 if cap is not None:
                     # The model allows fewer output tokens than Claude Code asked for: remember its cap

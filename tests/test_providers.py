@@ -252,3 +252,27 @@ def test_a_real_bad_request_is_not_retried(proxy_factory, upstream):
     upstream.script(Reply(status=400, body={"error": {"message": "messages: invalid role at index 3"}}))
     assert p.post("/v1/messages", {**MIN, "max_tokens": 128000}).status_code == 400
     assert len(upstream.chat_requests()) == 1
+
+
+@pytest.mark.parametrize("message,dropped", [
+    ("Invalid parameter: 'response_format' of type 'json_schema' is not supported with this model.",
+     "response_format"),
+    ("Unrecognized request argument supplied: top_k", "top_k"),
+    ("'reasoning_effort' : property 'reasoning_effort' is unsupported, did you mean 'reasoning'?",
+     "reasoning_effort"),
+    ("Extra inputs are not permitted: body.user", "user"),
+])
+def test_an_optional_parameter_the_endpoint_rejects_is_dropped_and_remembered(proxy_factory, upstream, message,
+                                                                             dropped):
+    provider = "openrouter" if dropped == "top_k" else "custom"
+    p = proxy_factory(upstream=Upstream(base_url=upstream.base_url, provider=provider), model_info={},
+                      models=ModelMap(default="m/strict"))
+    body = {**cc.title_call(), "model": "claude-sonnet-5", "top_k": 5, "stream": False,
+            "thinking": {"type": "enabled", "budget_tokens": 2048}, "metadata": {"user_id": "u-1"}}
+    upstream.script(Reply(status=400, body={"error": {"message": message}}), Reply(body=completion("{}")),
+                    Reply(body=completion("{}")))
+    assert p.post("/v1/messages", body).status_code == 200
+    assert p.post("/v1/messages", body).status_code == 200
+    sent = [r.body for r in upstream.chat_requests()]
+    assert dropped in sent[0] and dropped not in sent[1] and dropped not in sent[2]
+    assert len(sent) == 3
