@@ -276,3 +276,36 @@ def test_an_optional_parameter_the_endpoint_rejects_is_dropped_and_remembered(pr
     sent = [r.body for r in upstream.chat_requests()]
     assert dropped in sent[0] and dropped not in sent[1] and dropped not in sent[2]
     assert len(sent) == 3
+
+
+OPENAI_KIND = ["openrouter", "openai", "deepseek", "groq", "together", "mistral", "ollama", "lmstudio", "vllm"]
+ANTHROPIC_KIND = ["anthropic", "openrouter-anthropic", "deepseek-anthropic", "moonshot", "minimax"]
+
+
+@pytest.mark.parametrize("preset", OPENAI_KIND + ANTHROPIC_KIND)
+def test_every_preset_works_through_the_fake_servers(home, preset):
+    from orbridge.cli.config import PRESETS
+
+    p = PRESETS[preset]
+    extra = {p.env_var: f"sk-{preset}-key-123456"} if p.env_var else {}
+    if p.kind == "anthropic":
+        home.fake.script(Reply(body={"id": "msg_1", "type": "message", "role": "assistant", "model": "m",
+                                     "content": [{"type": "text", "text": f"hi from {preset}"}],
+                                     "stop_reason": "end_turn", "stop_sequence": None,
+                                     "usage": {"input_tokens": 1, "output_tokens": 1}}))
+        base = home.fake.base_url.replace("/api/v1", "")
+    else:
+        home.fake.script(Reply(body=completion(f"hi from {preset}")))
+        base = home.fake.base_url
+    r = home("run", "--provider", preset, "--base-url", base, "--model", "vendor/model", "--", sys.executable,
+             "-c", CHILD, extra=extra)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"hi from {preset}"
+    sent = home.fake.received[-1]
+    assert sent.body["model"] == "vendor/model"
+    if p.env_var:
+        header = sent.headers["x-api-key"] if p.kind == "anthropic" else sent.headers["authorization"][7:]
+        assert header == f"sk-{preset}-key-123456"
+    else:
+        assert "authorization" not in sent.headers
+    assert sent.path.endswith("/v1/messages" if p.kind == "anthropic" else "/chat/completions")

@@ -149,3 +149,14 @@ def test_default_profile_never_imports_litellm(home):
     r = home("run", "--", sys.executable, "-c", child)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["False", "openai"]
+
+
+def test_litellm_prices_what_it_knows(proxy_factory, upstream, tmp_path):
+    import time
+
+    p = litellm_proxy(proxy_factory, upstream, "openai/gpt-4o-mini")
+    upstream.script(Reply(body=completion("priced", usage={"prompt_tokens": 1000, "completion_tokens": 100})))
+    assert p.post("/v1/messages", MIN).status_code == 200
+    time.sleep(0.05)
+    rec = json.loads((tmp_path / "requests.jsonl").read_text().splitlines()[-1])
+    assert rec["cost"] > 0

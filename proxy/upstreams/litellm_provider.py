@@ -59,17 +59,34 @@ def _error(exc: Exception, provider: str, secret: str | None) -> UpstreamError:
     return UpstreamError(status, text, {}, provider)
 
 
+def with_cost(data: dict, model: str) -> dict:
+    """Add LiteLLM's own price for the usage in a chunk or completion, where it knows the model."""
+    usage = data.get("usage")
+    if not isinstance(usage, dict) or usage.get("cost") is not None or _module is None:
+        return data
+    try:
+        prompt, completion = _module.cost_per_token(model=model, prompt_tokens=usage.get("prompt_tokens") or 0,
+                                                    completion_tokens=usage.get("completion_tokens") or 0)
+    except Exception:  # noqa: BLE001 - an unpriced model simply has no cost
+        return data
+    if prompt or completion:
+        usage["cost"] = prompt + completion
+    return data
+
+
 class LiteLLMStream:
-    def __init__(self, response, provider: str, secret: str | None) -> None:
+    def __init__(self, response, provider: str, secret: str | None, model: str = "") -> None:
         self._response = response
         self._provider = provider
         self._secret = secret
+        self._model = model
         self.done = False
 
     async def __aiter__(self) -> AsyncIterator[dict]:
         try:
             async for chunk in self._response:
-                yield chunk.model_dump(exclude_none=True) if hasattr(chunk, "model_dump") else dict(chunk)
+                data = chunk.model_dump(exclude_none=True) if hasattr(chunk, "model_dump") else dict(chunk)
+                yield with_cost(data, self._model) if "usage" in data else data
         except Exception as exc:  # noqa: BLE001 - every LiteLLM failure becomes an Anthropic error event
             err = _error(exc, self._provider, self._secret)
             if err.status == 0:
@@ -113,7 +130,7 @@ class LiteLLMTransport:
             response = await litellm.acompletion(**self._kwargs(body))
         except Exception as exc:  # noqa: BLE001 - mapped by status code, as LiteLLM's classes are unreliable
             raise _error(exc, self.upstream.provider, self.upstream.api_key) from exc
-        return LiteLLMStream(response, self.upstream.provider, self.upstream.api_key)
+        return LiteLLMStream(response, self.upstream.provider, self.upstream.api_key, body["model"])
 
     async def complete(self, body: dict) -> dict:
         litellm = await self._litellm()
@@ -121,7 +138,7 @@ class LiteLLMTransport:
             response = await litellm.acompletion(**self._kwargs(body))
         except Exception as exc:  # noqa: BLE001
             raise _error(exc, self.upstream.provider, self.upstream.api_key) from exc
-        return response.model_dump(exclude_none=True)
+        return with_cost(response.model_dump(exclude_none=True), body["model"])
 
     async def aclose(self) -> None:
         pass
