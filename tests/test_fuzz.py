@@ -151,6 +151,7 @@ def test_structural_cases(server):
 def test_totals(server):
     """Runs last in this module: at least 10,000 bodies sent, no 5xx, nothing logged at ERROR."""
     _, errors = server
+    print(f"fuzz: {SENT}")
     assert SENT["count"] >= 10_000, SENT
     assert SENT["5xx"] == 0
     assert errors == [], [e.getMessage() for e in errors]
