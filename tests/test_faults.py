@@ -165,3 +165,24 @@ def test_200_concurrent_clients_with_random_disconnects(upstream, tmp_path):
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_connect_timeout_is_a_quick_504(proxy_factory, upstream):
+    import socket
+
+    # A listener whose accept backlog is full: the kernel drops further SYNs, so connecting times out.
+    blackhole = socket.socket()
+    blackhole.bind(("127.0.0.1", 0))
+    blackhole.listen(0)
+    port = blackhole.getsockname()[1]
+    filler = socket.create_connection(("127.0.0.1", port))
+    try:
+        p = proxy_factory(upstream=Upstream(base_url=f"http://127.0.0.1:{port}/v1", provider="openrouter",
+                                            connect_timeout=0.5))
+        t = time.monotonic()
+        resp, _ = p.stream(MIN)
+        assert resp.status_code == 504 and "timed out" in resp.json()["error"]["message"]
+        assert time.monotonic() - t < 3
+    finally:
+        filler.close()
+        blackhole.close()
