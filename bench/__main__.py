@@ -71,7 +71,7 @@ class Bench:
         self.fake_url = f"http://127.0.0.1:{self.fake_port}/v1"
         self.proxy_port = free_port()
         self.proxy = subprocess.Popen(
-            [sys.executable, "-m", "orbridge.cli.main", "serve", "--port", str(self.proxy_port), "--token", TOKEN,
+            [sys.executable, "-m", "orbridge.cli", "serve", "--port", str(self.proxy_port), "--token", TOKEN,
              "--base-url", self.fake_url, "--model", "bench/chunks-20"],
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL)
         wait_port(self.proxy_port)
@@ -224,15 +224,15 @@ class Bench:
             return out
 
         base = timed([sys.executable, "-c", "pass"])
-        helps = timed([sys.executable, "-m", "orbridge.cli.main", "--help"])
-        runs_true = timed([sys.executable, "-m", "orbridge.cli.main", "run", "--base-url", self.fake_url, "--model",
+        helps = timed([sys.executable, "-m", "orbridge.cli", "--help"])
+        runs_true = timed([sys.executable, "-m", "orbridge.cli", "run", "--base-url", self.fake_url, "--model",
                            "m", "--", "true"])
         b = statistics.median(base) * 1e3
         h, r = statistics.median(helps) * 1e3, statistics.median(runs_true) * 1e3
         self.row("orbridge --help", b, h, pct(helps, 0.9) * 1e3, "ms", f"{h:.0f} ms (python -c pass {b:.0f})",
                  "≤ 150 ms", h <= 150)
         self.row("orbridge run -- true", b, r, pct(runs_true, 0.9) * 1e3, "ms", f"{r:.0f} ms", "≤ 400 ms", r <= 400)
-        idle = timed([sys.executable, "-m", "orbridge.cli.main", "run", "--base-url", self.fake_url, "--model",
+        idle = timed([sys.executable, "-m", "orbridge.cli", "run", "--base-url", self.fake_url, "--model",
                       "m", "--", "sleep", "0.5"])
         i = statistics.median(idle) * 1e3 - 500
         self.row("orbridge run -- sleep 0.5 (proxy fully up and stopped), minus 500 ms", b, i, None, "ms",
@@ -250,7 +250,7 @@ class Bench:
                "CLAUDE_CODE_MAX_RETRIES": "0"}
         direct_env = {**env, "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{self.fake_port}",
                       "ANTHROPIC_AUTH_TOKEN": "x", "ANTHROPIC_API_KEY": "", "ANTHROPIC_MODEL": "bench/chunks-20"}
-        orb = [sys.executable, "-m", "orbridge.cli.main", "run", "--base-url", self.fake_url, "--model",
+        orb = [sys.executable, "-m", "orbridge.cli", "run", "--base-url", self.fake_url, "--model",
                "bench/chunks-20", "--claude", str(claude), "--", "claude", "-p", "hi"]
         direct, proxied = [], []
         for _ in range(3 if self.quick else 7):

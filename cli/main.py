@@ -263,4 +263,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from .entry import main as entry_main
+
+    entry_main()

@@ -42,6 +42,9 @@ def bind(port: int) -> socket.socket:
 
 def find_command(cmd: list[str], claude: str | None) -> list[str]:
     cmd = list(cmd) or ["claude"]
+    if cmd[0].startswith("-"):
+        raise CLIError(f"unknown option for orbridge run: {cmd[0]}",
+                       "see `orbridge run --help`; the command goes after `--`", code=2)
     if cmd[0] == "claude":
         override = claude or os.environ.get("ORBRIDGE_CLAUDE")
         if override:

@@ -99,7 +99,7 @@ def proxy(proxy_factory) -> Proxy:
 
 
 CANARY = "sk-or-canary-7f3a9c"
-ORBRIDGE = [sys.executable, "-m", "orbridge.cli.main"]
+ORBRIDGE = [sys.executable, "-m", "orbridge.cli"]
 
 
 @pytest.fixture

@@ -208,7 +208,7 @@ def test_serve_refuses_remote_without_token_and_masks(home):
 
 
 def test_help_and_version_do_not_import_the_proxy(home):
-    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "orbridge.cli.main", "--help"], env=home.env,
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "orbridge.cli", "--help"], env=home.env,
                        capture_output=True, text=True)
     assert r.returncode == 0 and "orbridge run" in r.stdout or "run" in r.stdout
     imported = r.stderr
@@ -244,3 +244,24 @@ def test_serve_answers_the_sdk_and_stops_on_ctrl_c(home):
         proc.wait(10)
     out = proc.stdout.read() + proc.stderr.read()
     assert CANARY not in out and "Traceback" not in out
+
+
+def test_fast_run_parser_matches_the_typer_command(home):
+    import typer.main
+
+    from orbridge.cli import entry
+    from orbridge.cli.main import app
+
+    command = typer.main.get_command(app).commands["run"]
+    declared = {opt for p in command.params for opt in p.opts if opt.startswith("-")}
+    assert declared == set(entry.VALUE_OPTIONS) | set(entry.FLAG_OPTIONS)
+    assert entry.parse_run(["--model", "m", "--port=9", "--print-env", "--", "claude", "-p", "hi"]) == {
+        "cmd": ["claude", "-p", "hi"], "model": "m", "port": 9, "print_env": True, "profile": None,
+        "claude": None}
+    for args in (["--help"], ["--bogus", "--", "x"], ["claude", "-p", "x"], ["--port", "x"], ["--model"]):
+        assert entry.parse_run(args) is None, args
+    r = home("run", "--help")
+    assert r.returncode == 0 and "--print-env" in r.stdout
+    add_profile(home)
+    r = home("run", "--bogus", "--", "true")
+    assert r.returncode == 2 and "unknown option for orbridge run: --bogus" in r.stderr

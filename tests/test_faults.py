@@ -122,7 +122,7 @@ def test_200_concurrent_clients_with_random_disconnects(upstream, tmp_path):
         port = s.getsockname()[1]
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path),
            "XDG_CACHE_HOME": str(tmp_path)}
-    server = subprocess.Popen([sys.executable, "-m", "orbridge.cli.main", "serve", "--port", str(port), "--token",
+    server = subprocess.Popen([sys.executable, "-m", "orbridge.cli", "serve", "--port", str(port), "--token",
                                "tok-concurrency-1", "--base-url", upstream.base_url, "--model", "fake/m"],
                               env=env, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

@@ -16,7 +16,7 @@ import pytest
 
 from .. import claude_setup
 
-ORBRIDGE = [sys.executable, "-m", "orbridge.cli.main"]
+ORBRIDGE = [sys.executable, "-m", "orbridge.cli"]
 
 
 @pytest.fixture(scope="session")

@@ -44,7 +44,7 @@ def test_interactive_prompt_answer_and_exit(e2e):
         "projects": {str(e2e.work): {"hasTrustDialogAccepted": True}}}))
     exit_file = e2e.root / "exit_code"
     env = " ".join(f"{k}={shlex.quote(v)}" for k, v in e2e.env(TERM="xterm-256color").items())
-    cmd = (f"cd {shlex.quote(str(e2e.work))} && env -i {env} {shlex.quote(sys.executable)} -m orbridge.cli.main "
+    cmd = (f"cd {shlex.quote(str(e2e.work))} && env -i {env} {shlex.quote(sys.executable)} -m orbridge.cli "
            f"run --profile e2e -- claude; echo $? > {shlex.quote(str(exit_file))}")
     session = f"orb{os.getpid()}"
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "45", cmd], check=True)

@@ -1,0 +1,5 @@
+"""`python -m orbridge.cli` is the `orbridge` command."""
+
+from .entry import main
+
+main()
