@@ -267,6 +267,16 @@ BAD = [
      "invalid base64"),
     (json.dumps({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [
         {"type": "tool_result", "tool_use_id": "nope", "content": "x"}]}]}).encode(), "tool_use_id"),
+    # Found by the fuzz suite (a list where a string belongs crashed validation with a 500):
+    (json.dumps({"model": "m", "max_tokens": 5, "messages": [{"role": ["user"], "content": "x"}]}).encode(),
+     "messages.0.role"),
+    (json.dumps({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [
+        {"type": ["text"], "text": "x"}]}]}).encode(), "messages.0.content.0.type"),
+    (json.dumps({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [
+        {"type": "image", "source": {"type": "base64", "media_type": {}, "data": "AA=="}}]}]}).encode(),
+     "media_type"),
+    (json.dumps({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}],
+                 "tool_choice": {"type": "tool", "name": ["x"]}}).encode(), "tool_choice.name"),
     (json.dumps({"model": "m", "max_tokens": 5, "messages": [
         {"role": "user", "content": "x"},
         {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "Bash", "input": {}}]},
