@@ -8,29 +8,33 @@ import subprocess
 import sys
 from pathlib import Path
 
-VERSION = os.environ.get("ORBRIDGE_TEST_CLAUDE_VERSION", "2.1.332")
+VERSION = os.environ.get("ORBRIDGE_TEST_CLAUDE_VERSION", "2.1.332")  # the newest: tool search on
+OLDER = "2.1.197"  # the version the traffic research was captured with; still in users' hands
 ROOT = Path(__file__).resolve().parent.parent
-PREFIX = ROOT / ".cache" / "claude-code" / VERSION
-BIN = PREFIX / "node_modules" / ".bin" / "claude"
 
 
-def installed() -> Path | None:
-    return BIN if BIN.exists() else None
+def binary(version: str = VERSION) -> Path:
+    return ROOT / ".cache" / "claude-code" / version / "node_modules" / ".bin" / "claude"
 
 
-def install() -> Path:
+BIN = binary()
+
+
+def install(version: str = VERSION) -> Path:
     """Return the claude binary, installing it first if needed; raise RuntimeError when impossible."""
-    if BIN.exists():
-        return BIN
+    path = binary(version)
+    if path.exists():
+        return path
     npm = shutil.which("npm")
     if npm is None:
         raise RuntimeError("npm is not installed")
-    PREFIX.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(PREFIX),
-                             f"@anthropic-ai/claude-code@{VERSION}"], capture_output=True, text=True, timeout=900)
-    if result.returncode != 0 or not BIN.exists():
+    prefix = ROOT / ".cache" / "claude-code" / version
+    prefix.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(prefix),
+                             f"@anthropic-ai/claude-code@{version}"], capture_output=True, text=True, timeout=900)
+    if result.returncode != 0 or not path.exists():
         raise RuntimeError(f"npm install failed: {result.stderr[-2000:]}")
-    return BIN
+    return path
 
 
 if __name__ == "__main__":

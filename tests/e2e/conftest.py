@@ -19,14 +19,23 @@ from .. import claude_setup
 ORBRIDGE = [sys.executable, "-m", "orbridge.cli"]
 
 
-@pytest.fixture(scope="session")
-def claude_bin() -> Path:
+def _claude(version: str) -> Path:
     try:
-        return claude_setup.install()
+        return claude_setup.install(version)
     except RuntimeError as exc:
         if os.environ.get("CI"):
-            pytest.fail(f"Claude Code is required in CI: {exc}")
-        pytest.skip(f"Claude Code not available ({exc}); install npm to run the e2e tests")
+            pytest.fail(f"Claude Code {version} is required in CI: {exc}")
+        pytest.skip(f"Claude Code {version} not available ({exc}); install npm to run the e2e tests")
+
+
+@pytest.fixture(scope="session")
+def claude_bin() -> Path:
+    return _claude(claude_setup.VERSION)
+
+
+@pytest.fixture(scope="session")
+def older_claude_bin() -> Path:
+    return _claude(claude_setup.OLDER)
 
 
 @dataclass
@@ -111,7 +120,16 @@ def leftovers(home: Path) -> list[str]:
 
 @pytest.fixture
 def e2e(tmp_path, upstream, claude_bin):
-    runner = Runner(tmp_path, claude_bin, upstream)
+    yield from _runner(tmp_path, upstream, claude_bin)
+
+
+@pytest.fixture
+def e2e_older(tmp_path, upstream, older_claude_bin):
+    yield from _runner(tmp_path, upstream, older_claude_bin)
+
+
+def _runner(tmp_path, upstream, claude: Path):
+    runner = Runner(tmp_path, claude, upstream)
     yield runner
     deadline = time.time() + 5
     while leftovers(runner.home) and time.time() < deadline:
