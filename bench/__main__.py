@@ -239,7 +239,10 @@ class Bench:
                  f"{i:.0f} ms", "(informative)", None)
 
     def claude(self) -> None:
-        claude = ROOT / ".cache" / "claude-code" / "2.1.332" / "node_modules" / ".bin" / "claude"
+        sys.path.insert(0, str(ROOT))
+        from tests.claude_setup import binary
+
+        claude = binary()
         if not claude.exists():
             self.row("orbridge run -- claude -p hi", None, float("nan"), None, "ms", "skipped: no claude in .cache",
                      "ratio ≤ 1.15", None)

@@ -22,7 +22,8 @@ def _row(rec: dict) -> list[str]:
     when = datetime.fromtimestamp(rec.get("time", 0)).strftime("%m-%d %H:%M:%S")
     cost = rec.get("cost")
     return [
-        when, (rec.get("session") or "")[:8], f"{rec.get('model', '')} → {rec.get('upstream_model', '')}",
+        when, (rec.get("session") or "")[:8], f"{rec.get('model', '')} → {rec.get('upstream_model', '')}"
+        + (f" ({rec['route']})" if rec.get("route") not in (None, "default") else ""),
         str(rec.get("status", "")), f"{rec.get('duration_ms', 0):.0f}",
         "" if rec.get("ttft_ms") is None else f"{rec['ttft_ms']:.0f}",
         str(rec.get("input_tokens", "")), str(rec.get("output_tokens", "")),

@@ -265,3 +265,21 @@ def test_fast_run_parser_matches_the_typer_command(home):
     add_profile(home)
     r = home("run", "--bogus", "--", "true")
     assert r.returncode == 2 and "unknown option for orbridge run: --bogus" in r.stderr
+
+
+def test_logs_follow_prints_new_requests(home):
+    logdir = home.root / "state" / "orbridge" / "log"
+    logdir.mkdir(parents=True)
+    path = logdir / "requests.jsonl"
+    path.write_text(json.dumps({"time": 1.7e9, "status": 200, "model": "old"}) + "\n")
+    proc = subprocess.Popen([*ORBRIDGE, "logs", "-f", "--json", "-n", "0"], env=home.env, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        time.sleep(1.5)
+        with path.open("a") as fh:
+            fh.write(json.dumps({"time": 1.7e9 + 5, "status": 429, "model": "new", "route": "background"}) + "\n")
+        line = proc.stdout.readline()
+        assert json.loads(line)["model"] == "new"
+    finally:
+        proc.terminate()
+        proc.wait(5)
