@@ -111,11 +111,15 @@ def _write_cache(base_url: str, payload: object) -> None:
         pass
 
 
-def fetch(base_url: str, api_key: str | None = None, timeout: float = 10.0) -> Catalogue:
+def fetch(base_url: str, api_key: str | None = None, timeout: float = 10.0, kind: str = "openai") -> Catalogue:
     import httpx
 
     headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
-    resp = httpx.get(base_url.rstrip("/") + "/models", headers=headers, timeout=timeout, trust_env=False)
+    url = base_url.rstrip("/") + "/models"
+    if kind == "anthropic":  # Anthropic's list: GET /v1/models with x-api-key
+        url = base_url.rstrip("/") + ("/models" if base_url.rstrip("/").endswith("/v1") else "/v1/models")
+        headers.update({"x-api-key": api_key or "", "anthropic-version": "2023-06-01"})
+    resp = httpx.get(url, headers=headers, timeout=timeout, trust_env=False)
     resp.raise_for_status()
     payload = resp.json()
     models = parse(payload)
@@ -123,8 +127,30 @@ def fetch(base_url: str, api_key: str | None = None, timeout: float = 10.0) -> C
     return Catalogue(models, time.time(), "network")
 
 
+def litellm_models() -> Catalogue:
+    """LiteLLM's bundled model table (no network): every provider it knows, with limits and prices."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    rows = []
+    for model_id, info in litellm.model_cost.items():
+        if not isinstance(info, dict) or info.get("mode") not in (None, "chat"):
+            continue
+        provider = (info.get("litellm_provider") or "").split("-")[0]  # vertex_ai-language-models -> vertex_ai
+        full = model_id if "/" in model_id or not provider else f"{provider}/{model_id}"
+        price_in, price_out = info.get("input_cost_per_token"), info.get("output_cost_per_token")
+        rows.append(ModelEntry(
+            id=full, name=provider, context_length=_int(info.get("max_input_tokens")),
+            max_output=_int(info.get("max_output_tokens")),
+            price_in=price_in * 1e6 if isinstance(price_in, (int, float)) else None,
+            price_out=price_out * 1e6 if isinstance(price_out, (int, float)) else None,
+            tools=info.get("supports_function_calling"), reasoning=info.get("supports_reasoning"),
+            vision=info.get("supports_vision")))
+    return Catalogue(sorted(rows, key=lambda m: m.id), time.time(), "litellm")
+
+
 def load(base_url: str, api_key: str | None = None, refresh: bool = False, timeout: float = 10.0,
-         allow_network: bool = True) -> tuple[Catalogue | None, str | None]:
+         allow_network: bool = True, kind: str = "openai") -> tuple[Catalogue | None, str | None]:
     """The catalogue (fresh cache, else network, else a stale cache) and a warning if something failed."""
     cached = read_cache(base_url)
     if cached and not refresh and cached.age < MAX_AGE:
@@ -132,7 +158,7 @@ def load(base_url: str, api_key: str | None = None, refresh: bool = False, timeo
     if not allow_network:
         return cached, None
     try:
-        return fetch(base_url, api_key, timeout), None
+        return fetch(base_url, api_key, timeout, kind), None
     except Exception as exc:  # offline, DNS, HTTP error, bad JSON: fall back to the cache
         reason = f"{type(exc).__name__}: {exc}"[:200]
         if cached:

@@ -33,8 +33,12 @@ def show(o: Overrides, search: str | None, tools: bool, reasoning: bool, vision:
 
     console = Console(stderr=True)
     with console.status(f"fetching the {profile.provider} model list…"):
-        cat, warning = catalogue.load(profile.url, None if profile.provider == "openrouter" else key,
-                                      refresh=refresh)
+        if profile.kind == "litellm":
+            cat, warning = catalogue.litellm_models(), None
+        else:
+            url = profile.catalogue_url or profile.url
+            cat, warning = catalogue.load(url, None if profile.catalogue_url else key, refresh=refresh,
+                                          kind="openai" if profile.catalogue_url else profile.kind)
     if warning:
         console.print(f"[yellow]warning:[/] {warning}")
     if cat is None:
@@ -56,11 +60,11 @@ def show(o: Overrides, search: str | None, tools: bool, reasoning: bool, vision:
         return
     from rich.table import Table
 
-    age = "" if cat.source == "network" else f" (cached {cat.age / 3600:.1f} h ago)"
+    age = f" (cached {cat.age / 3600:.1f} h ago)" if cat.source == "cache" else ""
     table = Table(title=f"{profile.provider}: {len(rows)} models{age}", title_justify="left")
-    for col, just in (("id", "left"), ("context", "right"), ("max out", "right"), ("$/Mtok in", "right"),
-                      ("$/Mtok out", "right"), ("tools", "center"), ("reasoning", "center"), ("vision", "center")):
-        table.add_column(col, justify=just, no_wrap=col == "id")
+    for col, just in (("id", "left"), ("context", "right"), ("max out", "right"), ("$/M in", "right"),
+                      ("$/M out", "right"), ("tools", "center"), ("think", "center"), ("image", "center")):
+        table.add_column(col, justify=just, overflow="fold", min_width=30 if col == "id" else len(col))
     for m in rows:
         table.add_row(m.id, _fmt_int(m.context_length), _fmt_int(m.max_output), _fmt_price(m.price_in),
                       _fmt_price(m.price_out), _flag(m.tools), _flag(m.reasoning), _flag(m.vision))

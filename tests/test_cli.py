@@ -283,3 +283,15 @@ def test_logs_follow_prints_new_requests(home):
     finally:
         proc.terminate()
         proc.wait(5)
+
+
+def test_models_for_litellm_and_anthropic_kinds(home):
+    r = home("models", "--provider", "litellm", "--search", "gemini/gemini-2.5-pro", "--tools", "--json")
+    assert r.returncode == 0, r.stderr
+    row = next(m for m in json.loads(r.stdout) if m["id"] == "gemini/gemini-2.5-pro")
+    assert row["context_length"] > 100_000 and row["tools"] is True and row["price_in"] > 0
+    home.fake.catalogue = {"data": [{"type": "model", "id": "claude-upstream-1", "display_name": "Upstream One"}]}
+    r = home("models", "--provider", "anthropic", "--base-url", home.fake.base_url.replace("/api/v1", ""),
+             "--json", extra={"ANTHROPIC_API_KEY": "sk-ant-models-1234"})
+    assert r.returncode == 0, r.stderr
+    assert [m["id"] for m in json.loads(r.stdout)] == ["claude-upstream-1"]
