@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from dataclasses import dataclass
 
 from . import catalogue, config, keys
@@ -58,7 +59,12 @@ def resolve(o: Overrides, need_key: bool = True, network: bool = True) -> Resolv
                        f"run `orbridge keys set {profile.key_id}`{var}")
     info: dict = {}
     if profile.catalogue_url:
-        cat, _warning = catalogue.load(profile.catalogue_url, None, timeout=3.0, allow_network=network)
+        cat = catalogue.read_cache(profile.catalogue_url)
+        if cat is None:  # first run: worth up to 3 s once, for the clamps and CLAUDE_CODE_MAX_* below
+            cat, _warning = catalogue.load(profile.catalogue_url, None, timeout=3.0, allow_network=network)
+        elif cat.age > catalogue.MAX_AGE and network:  # stale: use it now, refresh for next time
+            threading.Thread(target=catalogue.load, args=(profile.catalogue_url,), kwargs={"refresh": True},
+                             daemon=True).start()
         if cat:
             wanted = set(profile.tiers().values()) | {profile.model} | set(profile.fallbacks) | {
                 str(m) for k, m in profile.routes.items() if k != "long_context_threshold"}
