@@ -232,3 +232,11 @@ def test_unclosed_think_is_flushed_as_thinking():
                                              ("SAFETY", "refusal"), ("weird", "end_turn")])
 def test_finish_reason_spellings(finish, expected):
     assert run([chunk({"content": "x"}), chunk({}, finish)])["stop_reason"] == expected
+
+
+def test_content_as_a_list_of_parts():
+    s = run([chunk({"content": [{"type": "thinking", "thinking": [{"type": "text", "text": "hmm"}]}]}),
+             chunk({"content": [{"type": "text", "text": "Hello"}, {"type": "text", "text": " there"}]}),
+             chunk({}, "stop")])
+    assert [(b["type"], b.get("thinking") or b.get("text")) for b in s["blocks"]] == [("thinking", "hmm"),
+                                                                                      ("text", "Hello there")]

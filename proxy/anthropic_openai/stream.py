@@ -165,6 +165,8 @@ class StreamTranslator:
                 content = delta.get("content")
                 if isinstance(content, str) and content:
                     self._content(content, out)
+                elif isinstance(content, list):  # content parts (Mistral's thinking models, some gateways)
+                    self._parts(content, out)
                 for call in delta.get("tool_calls") or ():
                     self._tool_piece(call, out)
             reason = choice.get("finish_reason")
@@ -291,6 +293,19 @@ class StreamTranslator:
                      if THINK_CLOSE.startswith(buf[-n:])), 0)
         self._think_text(buf[:len(buf) - keep], out)
         self._tag_buf = buf[len(buf) - keep:]
+
+    def _parts(self, parts: list, out: list[dict]) -> None:
+        for part in parts:
+            if not isinstance(part, dict):
+                continue
+            if part.get("type") == "text" and isinstance(part.get("text"), str) and part["text"]:
+                self._content(part["text"], out)
+            elif part.get("type") in ("thinking", "reasoning"):
+                inner = part.get("thinking", part.get("text", ""))
+                text = inner if isinstance(inner, str) else "".join(
+                    p.get("text", "") for p in inner if isinstance(p, dict)) if isinstance(inner, list) else ""
+                if text:
+                    self._think_text(text, out)
 
     def _think_text(self, text: str, out: list[dict]) -> None:
         if self._open != "thinking":
