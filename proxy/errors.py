@@ -151,6 +151,15 @@ def unsupported_param_hint(err: UpstreamError, body: dict) -> str | None:
     return None
 
 
+_SYSTEM_POSITION = re.compile(r"system (?:message|role|prompt)s?\b.{0,60}(?:beginning|first|start|only|not "
+                              r"supported|must|position)|roles must alternate", re.I)
+
+
+def system_position_hint(err: UpstreamError) -> bool:
+    """A 400 from a chat template that allows a system message only at the start."""
+    return err.status in (400, 422) and bool(_SYSTEM_POSITION.search(upstream_message(err.body)))
+
+
 def context_overflow(message: str) -> str | None:
     """Anthropic's `prompt is too long: N tokens > M maximum` wording for a context-length failure."""
     if not _CONTEXT_PATTERNS.search(message):

@@ -28,6 +28,7 @@ from .errors import (
     bad_request,
     from_upstream,
     output_cap_hint,
+    system_position_hint,
     unsupported_param_hint,
 )
 from .pump import TIMEOUT, Pump
@@ -106,6 +107,7 @@ class MessagesHandler:
         self.log = log
         self._learned_caps: dict[str, int] = {}  # upstream model -> output cap its errors revealed
         self._dropped: dict[str, set[str]] = {}  # upstream model -> optional parameters it rejected
+        self._leading_system: set[str] = set()  # upstream models whose template wants one leading system message
 
     def _target(self, upstream_model: str) -> Target:
         info = self.settings.model_info.get(upstream_model, ModelInfo())
@@ -113,7 +115,10 @@ class MessagesHandler:
         if learned is not None and (info.max_output is None or learned < info.max_output):
             info = dataclasses.replace(info, max_output=learned)
         openrouter = self.settings.upstream.is_openrouter and self.settings.upstream.kind == "openai"
-        return Target.for_model(upstream_model, openrouter, info)
+        target = Target.for_model(upstream_model, openrouter, info)
+        if upstream_model in self._leading_system:
+            target = dataclasses.replace(target, leading_system_only=True)
+        return target
 
     def _done(self, call: Call, err: ProxyError | None = None) -> None:
         info = self.settings.model_info.get(call.upstream_model)
@@ -158,6 +163,9 @@ class MessagesHandler:
                 self._done(call)
                 return Response(status_code=499)
             except UpstreamError as exc:
+                if model not in self._leading_system and system_position_hint(exc):
+                    self._leading_system.add(model)
+                    continue
                 drop = unsupported_param_hint(exc, translated.body)
                 if drop is not None:
                     # This endpoint does not take one of the optional parameters: remember, ask again.

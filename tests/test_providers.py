@@ -309,3 +309,22 @@ def test_every_preset_works_through_the_fake_servers(home, preset):
     else:
         assert "authorization" not in sent.headers
     assert sent.path.endswith("/v1/messages" if p.kind == "anthropic" else "/chat/completions")
+
+
+@pytest.mark.parametrize("message", [
+    "System message must be at the beginning.",
+    "Conversation roles must alternate user/assistant/user/assistant/...",
+])
+def test_template_that_wants_one_leading_system_message(proxy_factory, upstream, message):
+    p = proxy_factory(upstream=Upstream(base_url=upstream.base_url, provider="vllm"), model_info={},
+                      models=ModelMap(default="qwen3"))
+    body = {**cc.turn1_v332(), "stream": False}
+    upstream.script(Reply(status=400, body={"error": {"message": message}}), Reply(body=completion("ok")),
+                    Reply(body=completion("ok")))
+    assert p.post("/v1/messages", body).status_code == 200
+    assert p.post("/v1/messages", body).status_code == 200
+    first, second, third = (r.body["messages"] for r in upstream.chat_requests())
+    assert [m["role"] for m in first] == ["system", "user", "system"]
+    for msgs in (second, third):
+        assert [m["role"] for m in msgs] == ["system", "user"]
+        assert "Claude Agent SDK" in msgs[0]["content"] and "NotebookEdit" in msgs[0]["content"]

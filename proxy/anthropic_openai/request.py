@@ -32,6 +32,8 @@ class Target:
     max_completion_tokens: bool = False
     # Gemini models accept only an OpenAPI subset of JSON Schema in tool parameters.
     gemini: bool = False
+    # Some chat templates refuse a system message after the first turn: fold them into the leading one.
+    leading_system_only: bool = False
 
     @classmethod
     def for_model(cls, model: str, openrouter: bool, info: ModelInfo | None = None) -> Target:
@@ -65,6 +67,8 @@ def translate_request(req: dict, target: Target, stream: bool, input_tokens: int
         messages.append(system)
     for msg in req["messages"]:
         messages.extend(_message(msg, names, keep_cc, target.openrouter))
+    if target.leading_system_only:
+        messages = _merge_system(messages)
 
     body: dict = {"model": target.model, "messages": messages}
     tools = _tools(req.get("tools") or [], loaded, names, target.gemini)
@@ -115,6 +119,19 @@ def translate_request(req: dict, target: Target, stream: bool, input_tokens: int
     if target.openrouter:
         body["usage"] = {"include": True}
     return Translated(body, names, stops)
+
+
+def _merge_system(messages: list[dict]) -> list[dict]:
+    """Every system message folded into one at the start (for templates that allow no other)."""
+    texts, rest = [], []
+    for msg in messages:
+        if msg["role"] != "system":
+            rest.append(msg)
+        elif isinstance(msg["content"], str):
+            texts.append(msg["content"])
+        else:
+            texts.append("\n\n".join(p.get("text", "") for p in msg["content"]))
+    return ([{"role": "system", "content": "\n\n".join(texts)}] if texts else []) + rest
 
 
 def _text_part(block: dict, keep_cc: bool) -> dict:
