@@ -97,7 +97,7 @@ def test_keys_file_mode_masking_and_env_precedence(home):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(home.config_dir.stat().st_mode) == 0o700
     r = home("keys", "list")
-    assert "sk-o…9c" in r.stdout or "sk-o…a9c" in r.stdout or "sk-o…" in r.stdout
+    assert "sk-o…3a9c" in r.stdout
     assert CANARY not in r.stdout
     r = home("keys", "list", extra={"OPENROUTER_API_KEY": "sk-or-fromenv-1234"})
     assert "env:OPENROUTER_API_KEY" in r.stdout
@@ -210,7 +210,7 @@ def test_serve_refuses_remote_without_token_and_masks(home):
 def test_help_and_version_do_not_import_the_proxy(home):
     r = subprocess.run([sys.executable, "-X", "importtime", "-m", "orbridge.cli", "--help"], env=home.env,
                        capture_output=True, text=True)
-    assert r.returncode == 0 and "orbridge run" in r.stdout or "run" in r.stdout
+    assert r.returncode == 0 and "run" in r.stdout and "doctor" in r.stdout
     imported = r.stderr
     for heavy in ("fastapi", "uvicorn", "litellm", "orbridge.proxy.app", "httpx"):
         assert f" {heavy}\n" not in imported and f" {heavy}." not in imported, heavy

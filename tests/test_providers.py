@@ -218,7 +218,6 @@ def test_cli_anthropic_passthrough_provider(home):
 def test_profile_with_routes_and_fallbacks_round_trips(home):
     add_profile(home)
     cfg = home.config_dir / "config.toml"
-    cfg.write_text(cfg.read_text() + '\nfallbacks = ["f/one"]\n' if False else cfg.read_text())
     text = cfg.read_text().replace('[profiles.t]\n', '[profiles.t]\nfallbacks = ["f/one", "f/two"]\n')
     text += '\n[profiles.t.routes]\nbackground = "r/cheap"\nlong_context_threshold = 1000\n'
     cfg.write_text(text)
