@@ -154,6 +154,10 @@ def create_app(settings: Settings, transport: Transport | None = None) -> Starle
 
     async def count(request: Request) -> Response:
         body = await read_json(request, count_only=True)
+        if passthrough is not None:
+            exact = await passthrough.count_tokens(body, request.headers)
+            if exact is not None:
+                return JSONResponse(exact)
         # In a worker thread: the first call loads the encoding (~0.1 s) without stalling open streams.
         return JSONResponse({"input_tokens": await anyio.to_thread.run_sync(tokens.count_tokens, body)})
 

@@ -128,6 +128,23 @@ class PassthroughHandler:
             return Response(raw, status_code=response.status_code, headers=kept)
         return StreamingResponse(self._relay(response, call), status_code=response.status_code, headers=kept)
 
+    async def count_tokens(self, body: dict, client_headers) -> dict | None:
+        """The upstream's own count when it has the endpoint (Anthropic does), else None for the local one."""
+        model, _route = choose_model(body, self.settings)
+        headers = dict(self.headers)
+        for name in FORWARDED_HEADERS:
+            if client_headers.get(name):
+                headers[name] = client_headers[name]
+        headers.setdefault("anthropic-version", "2023-06-01")
+        content = json.dumps(prepare(body, model), ensure_ascii=False).encode()
+        try:
+            response = await self.client.post(self.url + "/count_tokens", content=content, headers=headers,
+                                              timeout=5.0)
+            data = response.json() if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            return None
+        return data if isinstance(data, dict) and isinstance(data.get("input_tokens"), int) else None
+
     def _error(self, response: httpx.Response, raw: bytes) -> ProxyError:
         text = redact(raw.decode("utf-8", "replace"), self.settings.upstream.api_key)
         mapped = from_upstream(UpstreamError(response.status_code, text, dict(response.headers),

@@ -160,3 +160,15 @@ def test_litellm_prices_what_it_knows(proxy_factory, upstream, tmp_path):
     time.sleep(0.05)
     rec = json.loads((tmp_path / "requests.jsonl").read_text().splitlines()[-1])
     assert rec["cost"] > 0
+
+
+def test_passthrough_count_tokens_asks_the_upstream_then_falls_back(proxy_factory, upstream):
+    p = passthrough_proxy(proxy_factory, upstream)
+    upstream.script(Reply(body={"input_tokens": 4242}))
+    body = {"model": "claude-opus-4-8", "messages": [{"role": "user", "content": "count me"}]}
+    assert p.post("/v1/messages/count_tokens?beta=true", body).json() == {"input_tokens": 4242}
+    sent = upstream.received[-1]
+    assert sent.path == "/api/v1/messages/count_tokens" and sent.body["model"] == "anthropic/claude-sonnet-4.5"
+    upstream.script(Reply(status=404, body={"error": {"message": "no such endpoint"}}))
+    local = p.post("/v1/messages/count_tokens", body).json()["input_tokens"]
+    assert 0 < local < 50
