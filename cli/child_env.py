@@ -8,6 +8,7 @@ from .config import PRESETS
 from .resolve import Resolved
 
 SECRET_VARS = {"ORBRIDGE_TOKEN"}
+DEFAULT_CONTEXT = 128_000
 
 
 def build(r: Resolved, base_url: str, token: str, base: dict[str, str] | None = None,
@@ -33,11 +34,13 @@ def build(r: Resolved, base_url: str, token: str, base: dict[str, str] | None = 
     if main:
         setting["ANTHROPIC_MODEL"] = main
     info = r.model_info.get(main or tiers["opus"])
-    if info is not None:
-        if info.max_output:
-            setting["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(info.max_output)
-        if info.context_length:
-            setting["CLAUDE_CODE_MAX_CONTEXT_TOKENS"] = str(info.context_length)
+    if info is not None and info.max_output:
+        setting["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(info.max_output)
+    # Unknown to Claude Code, a model is assumed to hold 1M tokens and auto-compaction never fires in time.
+    # 128k is the safer guess: a smaller window still ends in the upstream's too-long error, which the
+    # proxy words as Claude Code expects, and Claude Code compacts then.
+    context = info.context_length if info is not None and info.context_length else DEFAULT_CONTEXT
+    setting["CLAUDE_CODE_MAX_CONTEXT_TOKENS"] = str(context)
     no_proxy = [h for h in env.get("NO_PROXY", env.get("no_proxy", "")).split(",") if h]
     for host in ("127.0.0.1", "localhost", "::1"):
         if host not in no_proxy:

@@ -62,6 +62,9 @@ class Profile:
     haiku: str | None = "openai/gpt-4o-mini"
     fable: str | None = None
     timeout: float = 600.0
+    # The default model's window and output cap when no catalogue knows them (local models, gateways).
+    context_length: int | None = None
+    max_output: int | None = None
     key_name: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     # Routing rules in the order written (background, think, long_context, web_search, image -> model),

@@ -216,12 +216,16 @@ def _profile_fields_command(action: str, doc: str):
         fable: str = typer.Option(None, "--fable", help="Model for the fable tier."),
         timeout: float = typer.Option(None, "--timeout", help="Upstream timeout in seconds."),
         key_name: str = typer.Option(None, "--key-name", help="Stored key to use (default: the provider's)."),
+        context_length: int = typer.Option(None, "--context-length", help="Context window, when no catalogue "
+                                           "knows the model (local models, gateways)."),
+        max_output: int = typer.Option(None, "--max-output", help="Output token cap, when no catalogue knows it."),
         use: bool = typer.Option(False, "--use", help="Also make it the active profile."),
     ) -> None:
         from . import profiles
 
         fields = dict(provider=provider, base_url=base_url, model=model, opus=opus, sonnet=sonnet, haiku=haiku,
-                      fable=fable, timeout=timeout, key_name=key_name)
+                      fable=fable, timeout=timeout, key_name=key_name, context_length=context_length,
+                      max_output=max_output)
         getattr(profiles, action)(name, fields, use)
 
     command.__doc__ = doc

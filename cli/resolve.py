@@ -69,6 +69,11 @@ def resolve(o: Overrides, need_key: bool = True, network: bool = True) -> Resolv
             wanted = set(profile.tiers().values()) | {profile.model} | set(profile.fallbacks) | {
                 str(m) for k, m in profile.routes.items() if k != "long_context_threshold"}
             info = {m.id: m for m in cat.models if m.id in wanted}
+    if profile.context_length or profile.max_output:
+        for model in {profile.model, *profile.tiers().values()} - {None}:
+            known = info.get(model) or catalogue.ModelEntry(id=model)
+            info[model] = dataclasses.replace(known, context_length=known.context_length or profile.context_length,
+                                              max_output=known.max_output or profile.max_output)
     return Resolved(profile, key, source, info)
 
 

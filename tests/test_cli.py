@@ -295,3 +295,13 @@ def test_models_for_litellm_and_anthropic_kinds(home):
              "--json", extra={"ANTHROPIC_API_KEY": "sk-ant-models-1234"})
     assert r.returncode == 0, r.stderr
     assert [m["id"] for m in json.loads(r.stdout)] == ["claude-upstream-1"]
+
+
+def test_context_and_output_for_models_no_catalogue_knows(home):
+    r = home("run", "--print-env", "--base-url", "http://127.0.0.1:11434/v1", "--model", "qwen3-coder")
+    assert "CLAUDE_CODE_MAX_CONTEXT_TOKENS=128000" in r.stdout  # not Claude Code's 1M guess
+    assert "CLAUDE_CODE_MAX_OUTPUT_TOKENS" not in r.stdout
+    assert home("profile", "add", "local", "--provider", "ollama", "--model", "qwen3-coder", "--context-length",
+                "32768", "--max-output", "8192", "--use").returncode == 0
+    r = home("run", "--print-env")
+    assert "CLAUDE_CODE_MAX_CONTEXT_TOKENS=32768" in r.stdout and "CLAUDE_CODE_MAX_OUTPUT_TOKENS=8192" in r.stdout
