@@ -226,8 +226,9 @@ class MessagesHandler:
             raise
         if finished and translator.finish_reason is None and not getattr(upstream, "done", False):
             await pump.aclose()
+            said = upstream.unparsed_text() if hasattr(upstream, "unparsed_text") else ""
             err = ProxyError(502, "api_error", f"{settings.upstream.provider} closed the stream without "
-                             "an answer")
+                             "an answer" + (f": {said}" if said else ""))
             self._done(call, err)
             return error_response(err)
         headers = {"cache-control": "no-cache", "x-accel-buffering": "no",

@@ -186,3 +186,11 @@ def test_connect_timeout_is_a_quick_504(proxy_factory, upstream):
     finally:
         filler.close()
         blackhole.close()
+
+
+def test_plain_text_instead_of_a_stream_keeps_its_wording(proxy, upstream):
+    upstream.script(Reply(items=[b"upstream maintenance: back at 10:00 UTC\n"], done=False,
+                          headers={"content-type": "text/plain"}))
+    resp, _ = proxy.stream(MIN)
+    assert resp.status_code == 502
+    assert "upstream maintenance: back at 10:00 UTC" in resp.json()["error"]["message"]

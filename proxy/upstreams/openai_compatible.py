@@ -34,11 +34,20 @@ class OpenAIStream:
         self._provider = provider
         self._secret = secret
         self.done = False
+        self.head = b""  # the first bytes, to quote when the body turns out not to be an SSE stream
+
+    def unparsed_text(self) -> str:
+        """What the upstream sent instead of events (an error page, plain text), for the error message."""
+        lines = self.head.decode("utf-8", "replace").splitlines()
+        text = " ".join(line.strip() for line in lines if line.strip() and not line.startswith(":"))
+        return redact(text[:500], self._secret)
 
     async def __aiter__(self) -> AsyncIterator[dict]:
         decoder = SSEDecoder()
         try:
             async for raw in self._response.aiter_bytes():
+                if len(self.head) < 2048:
+                    self.head += raw[: 2048 - len(self.head)]
                 for event in decoder.feed(raw):
                     chunk = self._parse(event)
                     if chunk is not None:
