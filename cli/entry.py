@@ -58,7 +58,7 @@ def main() -> None:
         return
     from .errors import CLIError
     from .resolve import Overrides
-    from .run import run
+    from .run import exit_now, run
 
     overrides = Overrides(profile=parsed.get("profile"), provider=parsed.get("provider"),
                           base_url=parsed.get("base_url"), model=parsed.get("model"), haiku=parsed.get("haiku"))
@@ -71,4 +71,4 @@ def main() -> None:
         code = exc.code
     except KeyboardInterrupt:
         code = 130
-    sys.exit(code)
+    exit_now(code)

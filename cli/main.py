@@ -66,11 +66,12 @@ def run(
     log_bodies: bool = typer.Option(False, "--log-bodies", help="Also log request bodies (0600 file)."),
 ) -> None:
     """Start the proxy, run CMD (Claude Code by default) wired to it, pass its exit code on."""
+    from .run import exit_now
     from .run import run as do_run
 
     code = do_run(cmd or [], _overrides(profile, provider, base_url, model, haiku), port=port, claude=claude,
                   print_env=print_env, log_bodies=log_bodies)
-    raise typer.Exit(code)
+    exit_now(code)
 
 
 @app.command(epilog="Example: orbridge serve --port 8082   then   ANTHROPIC_BASE_URL=... your-client")
