@@ -11,6 +11,7 @@ import hmac
 import json
 import logging
 import sys
+import time
 from contextlib import asynccontextmanager
 
 import anyio
@@ -93,6 +94,8 @@ def make_transport(settings: Settings) -> Transport:
 
 def create_app(settings: Settings, transport: Transport | None = None) -> Starlette:
     log = RequestLog(settings.log_path)
+    # Opt-in (`--log-bodies`): request bodies in their own 0600 file, never in the request log.
+    bodies = RequestLog(settings.log_bodies_path) if settings.log_bodies_path else None
     if settings.upstream.kind == "anthropic":
         from .passthrough import PassthroughHandler
 
@@ -148,6 +151,8 @@ def create_app(settings: Settings, transport: Transport | None = None) -> Starle
     async def messages(request: Request) -> Response:
         body = await read_json(request)
         session = request.headers.get("x-claude-code-session-id")
+        if bodies is not None:
+            bodies.write({"time": round(time.time(), 3), "session": session, "body": body})
         if passthrough is not None:
             return await passthrough.handle(body, session, request.headers, request.url.query)
         return await handler.handle(body, session, request.receive)

@@ -39,7 +39,3 @@ class RequestLog:
             if older.exists():
                 older.replace(self.path.with_name(f"{self.path.name}.{i + 1}"))
         self.path.replace(self.path.with_name(f"{self.path.name}.1"))
-
-
-class BodyLog(RequestLog):
-    """Opt-in (`--log-bodies`): request bodies in a separate file, mode 0600."""

@@ -323,3 +323,16 @@ def test_client_disconnect_cancels_non_stream_upstream(proxy, upstream):
     while upstream.disconnects == before and time.time() < deadline:
         time.sleep(0.05)
     assert upstream.disconnects == before + 1
+
+
+def test_log_bodies_is_opt_in_and_private(proxy_factory, upstream, tmp_path):
+    import stat
+
+    path = tmp_path / "bodies.jsonl"
+    p = proxy_factory(log_bodies_path=path)
+    upstream.script(Reply(body=completion("ok")))
+    assert p.post("/v1/messages", MIN, headers={"x-claude-code-session-id": "s-9"}).status_code == 200
+    rec = json.loads(path.read_text().splitlines()[-1])
+    assert rec["session"] == "s-9" and rec["body"]["messages"] == MIN["messages"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "messages" not in (tmp_path / "requests.jsonl").read_text()
