@@ -12,7 +12,7 @@ DEFAULT_CONTEXT = 128_000
 
 
 def build(r: Resolved, base_url: str, token: str, base: dict[str, str] | None = None,
-          main_model: str | None = None) -> tuple[dict[str, str], dict[str, str]]:
+          main_model: str | None = None, pass_env: list[str] | None = None) -> tuple[dict[str, str], dict[str, str]]:
     """(full child environment, the variables orbridge set) for a run against the proxy at `base_url`."""
     env = dict(os.environ if base is None else base)
     p = r.profile

@@ -17,6 +17,7 @@ class Overrides:
     base_url: str | None = None
     model: str | None = None
     haiku: str | None = None
+    key_name: str | None = None  # `--key-name`: the stored key tied to this run's endpoint on purpose
 
 
 @dataclass

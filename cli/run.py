@@ -72,14 +72,14 @@ def quiet_logging(log_file: Path) -> None:
 
 
 def run(cmd: list[str], overrides: Overrides, port: int = 0, claude: str | None = None,
-        print_env: bool = False, log_bodies: bool = False) -> int:
+        print_env: bool = False, log_bodies: bool = False, pass_env: list[str] | None = None) -> int:
     sock = None if print_env else bind(port=port)
     try:
         resolved = resolve(overrides)
         token = secrets.token_urlsafe(32)
         if print_env:
             url = f"http://127.0.0.1:{port or '<port chosen at start>'}"
-            _env, setting = child_env.build(resolved, url, token)
+            _env, setting = child_env.build(resolved, url, token, pass_env=pass_env)
             for key, value in child_env.masked(setting).items():
                 print(f"{key}={value}")
             return 0
@@ -93,7 +93,7 @@ def run(cmd: list[str], overrides: Overrides, port: int = 0, claude: str | None 
         raise
     proxy = BackgroundProxy(settings, sock)
     try:
-        env, _ = child_env.build(resolved, f"http://127.0.0.1:{sock.getsockname()[1]}", token)
+        env, _ = child_env.build(resolved, f"http://127.0.0.1:{sock.getsockname()[1]}", token, pass_env=pass_env)
         return _supervise(argv, env, proxy)
     finally:
         proxy.stop()

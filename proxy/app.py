@@ -95,7 +95,7 @@ def make_transport(settings: Settings) -> Transport:
 def create_app(settings: Settings, transport: Transport | None = None) -> Starlette:
     log = RequestLog(settings.log_path)
     # Opt-in (`--log-bodies`): request bodies in their own 0600 file, never in the request log.
-    bodies = RequestLog(settings.log_bodies_path) if settings.log_bodies_path else None
+    bodies = RequestLog(settings.log_bodies_path, emit=False) if settings.log_bodies_path else None
     if settings.upstream.kind == "anthropic":
         from .passthrough import PassthroughHandler
 

@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from pathlib import Path
 
 MAX_BYTES = 10 * 1024 * 1024
 KEEP = 3
+# Every finished request's record is also emitted here (attribute `record` on the LogRecord) at INFO, so
+# `orbridge serve` can print a line per request; with no handler at INFO this costs one level check.
+records = logging.getLogger("orbridge.requests")
 
 
 class RequestLog:
-    def __init__(self, path: Path | None, max_bytes: int = MAX_BYTES) -> None:
+    def __init__(self, path: Path | None, max_bytes: int = MAX_BYTES, emit: bool = True) -> None:
         self.path = path
+        self.emit = emit
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
 
     def write(self, record: dict) -> None:
+        if self.emit and records.isEnabledFor(logging.INFO):
+            records.info("request", extra={"record": record})
         if self.path is None:
             return
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
