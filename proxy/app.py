@@ -7,6 +7,8 @@ or OpenAPI, and FastAPI's pydantic layer cost ~170 ms of import and app setup on
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import hmac
 import json
 import logging
@@ -23,8 +25,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import __version__, tokens
-from .errors import ProxyError, bad_request, final
-from .messages import MessagesHandler, error_response
+from .errors import ProxyError, bad_request, error_response, final
+from .messages import MessagesHandler
+from .reachability import Reachability
+from .redaction import for_upstream, safe_url
 from .request_log import RequestLog
 from .routing import FAMILIES
 from .settings import Settings
@@ -48,7 +52,8 @@ def _host_of(value: str) -> str:
 
 class Guard:
     """Pure ASGI middleware: loopback Host/Origin only (a web page must not drive the proxy through the
-    user's browser), and the per-run token on every /v1 route, compared in constant time."""
+    user's browser), and the per-run token on every /v1 route, compared in constant time. Other routes learn
+    whether the token was given (`scope["state"]["authorized"]`), so /health shows details only then."""
 
     def __init__(self, app, token: bytes, allow_remote: bool) -> None:
         self.app = app
@@ -65,15 +70,15 @@ class Guard:
             origin = headers.get("origin")
             if host not in LOOPBACK_HOSTS or (origin and _host_of(origin) not in LOOPBACK_HOSTS):
                 err = final(403, "permission_error", "orbridge only accepts requests from this machine")
-        if err is None and scope["path"].startswith("/v1/"):
-            given = headers.get("x-api-key")
-            if given is None:
-                auth = headers.get("authorization", "")
-                given = auth[7:].strip() if auth[:7].lower() == "bearer " else None
-            if given is None or not hmac.compare_digest(given.encode(), self.token):
-                err = final(401, "authentication_error",
-                            "invalid x-api-key or bearer token for this orbridge proxy")
+        given = headers.get("x-api-key")
+        if given is None:
+            auth = headers.get("authorization", "")
+            given = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+        authorized = given is not None and hmac.compare_digest(given.encode("latin-1"), self.token)
+        if err is None and not authorized and scope["path"].startswith("/v1/"):
+            err = final(401, "authentication_error", "invalid x-api-key or bearer token for this orbridge proxy")
         if err is None:
+            scope.setdefault("state", {})["authorized"] = authorized
             return await self.app(scope, receive, send)
         await error_response(err)(scope, receive, send)
 
@@ -92,123 +97,171 @@ def make_transport(settings: Settings) -> Transport:
     raise ValueError(f"unknown upstream kind {kind!r}")
 
 
+def guarded(endpoint):
+    """Every failure of an endpoint becomes the Anthropic error envelope. An unexpected exception also
+    leaves exactly one traceback in the log and one request-log line (never a bare 500 or a second trace)."""
+
+    async def run(request: Request) -> Response:
+        state = request.app.state
+        try:
+            return await endpoint(request)
+        except ProxyError as exc:
+            return error_response(state.redact_error(exc))
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            log.exception("unexpected error on %s %s", request.method, request.url.path)
+            err = ProxyError(500, "api_error", f"orbridge internal error: {type(exc).__name__}")
+            state.request_log.write({"time": round(time.time(), 3), "profile": state.settings.profile,
+                                     "provider": state.settings.upstream.provider, "path": request.url.path,
+                                     "status": 500, "error_type": err.type, "error": err.message})
+            return error_response(err)
+
+    return run
+
+
+async def read_json(request: Request, count_only: bool = False) -> dict:
+    """The request body as a validated Messages (or count_tokens) request, or a 400/413 saying why not."""
+    limit = request.app.state.settings.max_body_bytes
+    too_large = final(413, "request_too_large", f"request body is larger than {limit // (1024 * 1024)} MB")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        raise bad_request("request body: expected a JSON object, got an empty body")
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise bad_request(f"request body: invalid JSON ({exc})"[:300]) from None
+    try:
+        validate_request(body, count_only=count_only)
+    except RecursionError:
+        raise bad_request("request body: nested too deeply") from None
+    return body
+
+
+async def messages(request: Request) -> Response:
+    state = request.app.state
+    body = await read_json(request)
+    session = request.headers.get("x-claude-code-session-id")
+    if state.bodies is not None:
+        state.bodies.write({"time": round(time.time(), 3), "session": session, "body": body})
+    if state.passthrough is not None:
+        return await state.passthrough.handle(body, session, request.headers, request.url.query)
+    return await state.handler.handle(body, session, request.receive)
+
+
+async def count(request: Request) -> Response:
+    body = await read_json(request, count_only=True)
+    passthrough = request.app.state.passthrough
+    if passthrough is not None:
+        exact = await passthrough.count_tokens(body, request.headers)
+        if exact is not None:
+            return JSONResponse(exact)
+    # In a worker thread: the first call loads the encoding (~0.1 s) without stalling open streams.
+    return JSONResponse({"input_tokens": await anyio.to_thread.run_sync(tokens.count_tokens, body)})
+
+
+def _model_entries(settings: Settings) -> list[dict]:
+    tiers = settings.models.tiers()
+    return [{"type": "model", "id": f"claude-{family}-orbridge", "created_at": "2025-01-01T00:00:00Z",
+             "display_name": f"{family.title()} tier → {tiers[family]}"} for family in FAMILIES]
+
+
+async def models(request: Request) -> Response:
+    data = _model_entries(request.app.state.settings)
+    return JSONResponse({"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]})
+
+
+async def model(request: Request) -> Response:
+    model_id = request.path_params["model_id"]
+    for entry in _model_entries(request.app.state.settings):
+        if entry["id"] == model_id:
+            return JSONResponse(entry)
+    raise final(404, "not_found_error", f"model: {model_id}")
+
+
+async def hello(_request: Request) -> Response:
+    return JSONResponse({"ok": True, "service": "orbridge"})
+
+
+async def health(request: Request) -> Response:
+    """Liveness for anyone; the configuration only for a caller holding the token."""
+    if not request.scope.get("state", {}).get("authorized"):
+        return JSONResponse({"status": "ok"})
+    settings = request.app.state.settings
+    up = settings.upstream
+    return JSONResponse({
+        "status": "ok",
+        "version": __version__,
+        "profile": settings.profile,
+        "upstream": {"provider": up.provider, "kind": up.kind, "base_url": safe_url(up.base_url),
+                     "key": "set" if up.api_key else "none"},
+        "litellm_loaded": "litellm" in sys.modules,
+        "upstream_answered": request.app.state.reach.answered,
+        "upstream_failure": request.app.state.reach.failure,
+        "models": {"default": settings.models.default, **settings.models.tiers()},
+    })
+
+
+async def http_error(_request: Request, exc: HTTPException) -> Response:
+    kinds = {404: "not_found_error", 405: "invalid_request_error", 413: "request_too_large"}
+    message = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, str(exc.detail))
+    return error_response(final(exc.status_code, kinds.get(exc.status_code, "api_error"), message))
+
+
+ROUTES = [
+    Route("/v1/messages", guarded(messages), methods=["POST"]),
+    Route("/v1/messages/count_tokens", guarded(count), methods=["POST"]),
+    Route("/v1/models", guarded(models), methods=["GET"]),
+    Route("/v1/models/{model_id:path}", guarded(model), methods=["GET"]),
+    Route("/", hello, methods=["GET", "HEAD"]),
+    Route("/api/hello", hello, methods=["GET", "HEAD"]),
+    Route("/health", guarded(health), methods=["GET"]),
+]
+
+
 def create_app(settings: Settings, transport: Transport | None = None) -> Starlette:
-    log = RequestLog(settings.log_path)
-    # Opt-in (`--log-bodies`): request bodies in their own 0600 file, never in the request log.
-    bodies = RequestLog(settings.log_bodies_path, emit=False) if settings.log_bodies_path else None
-    if settings.upstream.kind == "anthropic":
+    """The proxy for one profile: its state lives on `app.state`, handlers are module functions."""
+    up = settings.upstream
+    redact = for_upstream(up.api_key, up.base_url, up.headers, settings.token)
+    request_log = RequestLog(settings.log_path)
+    handler = passthrough = None
+    reach = Reachability(up.base_url)
+    if up.kind == "anthropic":
         from .passthrough import PassthroughHandler
 
-        passthrough = PassthroughHandler(settings, log)
+        passthrough = PassthroughHandler(settings, request_log, redact=redact, reach=reach)
         closer = passthrough.aclose
     else:
-        passthrough = None
         transport = transport or make_transport(settings)
-        handler = MessagesHandler(settings, transport, log)
+        handler = MessagesHandler(settings, transport, request_log, redact=redact, reach=reach)
         closer = transport.aclose
-    limit_mb = settings.max_body_bytes // (1024 * 1024)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette):
+        check = asyncio.ensure_future(reach.check()) if settings.check_upstream else None
         yield
+        if check is not None:
+            check.cancel()
         await closer()
 
-    async def proxy_error(_request: Request, exc: ProxyError) -> Response:
-        return error_response(exc)
-
-    async def http_error(_request: Request, exc: HTTPException) -> Response:
-        kinds = {404: "not_found_error", 405: "invalid_request_error", 413: "request_too_large"}
-        message = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, str(exc.detail))
-        return error_response(final(exc.status_code, kinds.get(exc.status_code, "api_error"), message))
-
-    async def unexpected(_request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error")
-        return error_response(ProxyError(500, "api_error", f"orbridge internal error: {type(exc).__name__}"))
-
-    async def read_json(request: Request, count_only: bool = False) -> dict:
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
-            raise final(413, "request_too_large", f"request body is larger than {limit_mb} MB")
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > settings.max_body_bytes:
-                raise final(413, "request_too_large", f"request body is larger than {limit_mb} MB")
-            chunks.append(chunk)
-        raw = b"".join(chunks)
-        if not raw.strip():
-            raise bad_request("request body: expected a JSON object, got an empty body")
-        try:
-            body = json.loads(raw)
-        except (ValueError, RecursionError) as exc:
-            raise bad_request(f"request body: invalid JSON ({exc})"[:300]) from None
-        try:
-            validate_request(body, count_only=count_only)
-        except RecursionError:
-            raise bad_request("request body: nested too deeply") from None
-        return body
-
-    async def messages(request: Request) -> Response:
-        body = await read_json(request)
-        session = request.headers.get("x-claude-code-session-id")
-        if bodies is not None:
-            bodies.write({"time": round(time.time(), 3), "session": session, "body": body})
-        if passthrough is not None:
-            return await passthrough.handle(body, session, request.headers, request.url.query)
-        return await handler.handle(body, session, request.receive)
-
-    async def count(request: Request) -> Response:
-        body = await read_json(request, count_only=True)
-        if passthrough is not None:
-            exact = await passthrough.count_tokens(body, request.headers)
-            if exact is not None:
-                return JSONResponse(exact)
-        # In a worker thread: the first call loads the encoding (~0.1 s) without stalling open streams.
-        return JSONResponse({"input_tokens": await anyio.to_thread.run_sync(tokens.count_tokens, body)})
-
-    def model_entries() -> list[dict]:
-        tiers = settings.models.tiers()
-        return [{"type": "model", "id": f"claude-{family}-orbridge", "created_at": "2025-01-01T00:00:00Z",
-                 "display_name": f"{family.title()} tier → {tiers[family]}"} for family in FAMILIES]
-
-    async def models(_request: Request) -> Response:
-        data = model_entries()
-        return JSONResponse({"data": data, "has_more": False, "first_id": data[0]["id"],
-                             "last_id": data[-1]["id"]})
-
-    async def model(request: Request) -> Response:
-        model_id = request.path_params["model_id"]
-        for entry in model_entries():
-            if entry["id"] == model_id:
-                return JSONResponse(entry)
-        raise final(404, "not_found_error", f"model: {model_id}")
-
-    async def hello(_request: Request) -> Response:
-        return JSONResponse({"ok": True, "service": "orbridge"})
-
-    async def health(_request: Request) -> Response:
-        up = settings.upstream
-        return JSONResponse({
-            "status": "ok",
-            "version": __version__,
-            "profile": settings.profile,
-            "upstream": {"provider": up.provider, "kind": up.kind, "base_url": up.base_url,
-                         "key": "set" if up.api_key else "none"},
-            "litellm_loaded": "litellm" in sys.modules,
-            "models": {"default": settings.models.default, **settings.models.tiers()},
-        })
-
-    routes = [
-        Route("/v1/messages", messages, methods=["POST"]),
-        Route("/v1/messages/count_tokens", count, methods=["POST"]),
-        Route("/v1/models", models, methods=["GET"]),
-        Route("/v1/models/{model_id:path}", model, methods=["GET"]),
-        Route("/", hello, methods=["GET", "HEAD"]),
-        Route("/api/hello", hello, methods=["GET", "HEAD"]),
-        Route("/health", health, methods=["GET"]),
-    ]
-    app = Starlette(routes=routes, lifespan=lifespan,
-                    middleware=[Middleware(Guard, token=settings.token.encode(), allow_remote=settings.allow_remote)],
-                    exception_handlers={ProxyError: proxy_error, HTTPException: http_error, Exception: unexpected})
+    app = Starlette(routes=ROUTES, lifespan=lifespan,
+                    middleware=[Middleware(Guard, token=settings.token.encode(),
+                                           allow_remote=settings.allow_remote)],
+                    exception_handlers={HTTPException: http_error})
     app.state.settings = settings
+    app.state.handler = handler
+    app.state.passthrough = passthrough
+    app.state.request_log = request_log
+    # Opt-in (`--log-bodies`): request bodies in their own 0600 file, never in the request log.
+    app.state.bodies = RequestLog(settings.log_bodies_path, emit=False) if settings.log_bodies_path else None
+    app.state.redact = redact
+    app.state.reach = reach
+    app.state.redact_error = lambda err: dataclasses.replace(err, message=redact(err.message))
     return app

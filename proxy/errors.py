@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass, field
+
+from starlette.responses import Response
 
 from .sse import dumps
 
@@ -35,6 +38,12 @@ class ProxyError(Exception):
     def event(self) -> dict:
         """The same error as the payload of an SSE `error` event."""
         return self.body()
+
+
+def error_response(err: ProxyError) -> Response:
+    """The error as Anthropic sends it: JSON envelope, status, request-id and retry headers."""
+    headers = {"request-id": "req_" + str(time.time_ns())[-12:], **err.headers}
+    return Response(err.body_bytes(), status_code=err.status, media_type="application/json", headers=headers)
 
 
 def final(status: int, type_: str, message: str) -> ProxyError:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import anyio
@@ -26,12 +27,14 @@ from .errors import (
     ProxyError,
     UpstreamError,
     bad_request,
+    error_response,
     from_upstream,
     output_cap_hint,
     system_position_hint,
     unsupported_param_hint,
 )
 from .pump import TIMEOUT, Pump
+from .reachability import Reachability
 from .request_log import RequestLog
 from .routing import choose_model, has_images
 from .settings import ModelInfo, Settings
@@ -39,6 +42,7 @@ from .tokens import estimate_tokens
 from .upstreams import Transport
 from .upstreams.openai_compatible import StreamFailed, UpstreamEOF
 
+log = logging.getLogger("orbridge.proxy")
 PING = sse.encode({"type": "ping"})
 # Upstream answers that send a request on to the next fallback model (0: unreachable).
 FALLBACK_STATUSES = {0, 408, 429, 500, 502, 503, 504, 529}
@@ -65,6 +69,7 @@ class Call:
     route: str = "default"
     cost_source: str = "upstream"
     fallbacks: list[str] = field(default_factory=list)
+    logged: bool = False
 
     def record(self, profile: str, provider: str) -> dict:
         now = time.time()
@@ -94,17 +99,14 @@ class Call:
         return rec
 
 
-def error_response(err: ProxyError) -> Response:
-    headers = {"request-id": "req_" + str(time.time_ns())[-12:], **err.headers}
-    return Response(err.body_bytes(), status_code=err.status, media_type="application/json",
-                    headers=headers)
-
-
 class MessagesHandler:
-    def __init__(self, settings: Settings, transport: Transport, log: RequestLog) -> None:
+    def __init__(self, settings: Settings, transport: Transport, log: RequestLog,
+                 redact: Callable[[str], str] = str, reach: Reachability | None = None) -> None:
         self.settings = settings
         self.transport = transport
         self.log = log
+        self.redact = redact
+        self.reach = reach or Reachability(settings.upstream.base_url)
         self._learned_caps: dict[str, int] = {}  # upstream model -> output cap its errors revealed
         self._dropped: dict[str, set[str]] = {}  # upstream model -> optional parameters it rejected
         self._leading_system: set[str] = set()  # upstream models whose template wants one leading system message
@@ -120,7 +122,13 @@ class MessagesHandler:
             target = dataclasses.replace(target, leading_system_only=True)
         return target
 
-    def _done(self, call: Call, err: ProxyError | None = None) -> None:
+    def _done(self, call: Call, err: ProxyError | None = None) -> ProxyError | None:
+        """Log the call once (a later call is a no-op); return the error as the client may see it."""
+        if err is not None:
+            err = dataclasses.replace(err, message=self.redact(err.message))
+        if call.logged:
+            return err
+        call.logged = True
         info = self.settings.model_info.get(call.upstream_model)
         if call.cost is None and info is not None and info.price_in is not None and info.price_out is not None:
             u = call.usage
@@ -132,6 +140,22 @@ class MessagesHandler:
             call.status = err.status if call.status == 200 and not call.first_token else call.status
             call.error_type, call.error_message = err.type, err.message
         self.log.write(call.record(self.settings.profile, self.settings.upstream.provider))
+        return err
+
+    def _fail(self, call: Call, err: ProxyError) -> Response:
+        return error_response(self._done(call, err))
+
+    def _cancelled(self, call: Call) -> None:
+        """The client left (Esc or Ctrl-C in Claude Code): logged as 499 with the tokens seen so far."""
+        if not call.logged:
+            call.status = 499
+            self._done(call, ProxyError(499, "cancelled", "the client closed the request"))
+
+    def _upstream_failure(self, exc: UpstreamError) -> ProxyError:
+        if exc.status == 0:
+            return self.reach.error(exc)
+        self.reach.saw_answer()
+        return from_upstream(exc)
 
     async def handle(self, body: dict, session: str | None, receive=None) -> Response:
         requested = body["model"]
@@ -145,10 +169,8 @@ class MessagesHandler:
             call.upstream_model = model
             target = self._target(model)
             if target.info.vision is False and has_images(body):
-                err = bad_request(f"model {model} does not accept images; choose a vision model for this tier "
-                                  "(see `orbridge models --vision`)")
-                self._done(call, err)
-                return error_response(err)
+                return self._fail(call, bad_request(f"model {model} does not accept images; choose a vision model "
+                                                    "for this tier (see `orbridge models --vision`)"))
             translated = translate_request(body, target, call.stream, input_estimate)
             for key in self._dropped.get(model, ()):
                 translated.body.pop(key, None)
@@ -157,10 +179,10 @@ class MessagesHandler:
                     upstream = await self.transport.open_stream(translated.body)
                 else:
                     completion = await _unless_disconnected(self.transport.complete(translated.body), receive)
+                self.reach.saw_answer()
                 break
             except _ClientGone:
-                call.status = 499
-                self._done(call)
+                self._cancelled(call)
                 return Response(status_code=499)
             except UpstreamError as exc:
                 if model not in self._leading_system and system_position_hint(exc):
@@ -182,12 +204,10 @@ class MessagesHandler:
                     call.fallbacks.append(f"{model}: {exc.status or 'unreachable'}")
                     attempt += 1
                     continue
-                err = from_upstream(exc)
-                self._done(call, err)
-                return error_response(err)
+                return self._fail(call, self._upstream_failure(exc))
             except StreamFailed as exc:
-                self._done(call, exc.error)
-                return error_response(exc.error)
+                self.reach.saw_answer()
+                return self._fail(call, exc.error)
         if call.stream:
             return await self._stream(call, upstream, translated, input_estimate)
         message = translate_response(completion, requested, translated.tool_names,
@@ -218,73 +238,99 @@ class MessagesHandler:
             finished = True
         except (StreamFailed, UpstreamEOF, ProxyError) as exc:
             await pump.aclose()
-            err = _as_proxy_error(exc, settings.upstream.provider)
-            self._done(call, err)
-            return error_response(err)
+            return self._fail(call, _as_proxy_error(exc, settings.upstream.provider))
+        except asyncio.CancelledError:
+            await pump.aclose()
+            self._cancelled(call)
+            raise
         except BaseException:
             await pump.aclose()
             raise
         if finished and translator.finish_reason is None and not getattr(upstream, "done", False):
             await pump.aclose()
             said = upstream.unparsed_text() if hasattr(upstream, "unparsed_text") else ""
-            err = ProxyError(502, "api_error", f"{settings.upstream.provider} closed the stream without "
-                             "an answer" + (f": {said}" if said else ""))
-            self._done(call, err)
-            return error_response(err)
+            return self._fail(call, ProxyError(502, "api_error", f"{settings.upstream.provider} closed the stream "
+                                               "without an answer" + (f": {said}" if said else "")))
         headers = {"cache-control": "no-cache", "x-accel-buffering": "no",
                    "request-id": "req_" + translator.message_id[4:]}
         return _EventStream(self._events(call, pump, upstream, translator, early, finished), pump,
+                            on_close=lambda: self._cancelled(call),
                             media_type="text/event-stream; charset=utf-8", headers=headers)
 
     async def _events(self, call: Call, pump: Pump, upstream, translator: StreamTranslator,
                       early: list[dict], finished: bool) -> AsyncIterator[bytes]:
         settings = self.settings
         err: ProxyError | None = None
+        ended = False
         try:
             yield b"".join(sse.encode(ev) for ev in translator.start()) + PING
             if early:
                 call.first_token = time.time()
                 yield b"".join(sse.encode(ev) for ev in early)
-            while not finished:
-                waiting = USAGE_GRACE if translator.finish_reason else settings.ping_interval
-                try:
-                    batch = await pump.take(waiting)
-                except StopAsyncIteration:
-                    break
-                if batch is TIMEOUT:
-                    if translator.finish_reason:
+            try:
+                while not finished:
+                    waiting = USAGE_GRACE if translator.finish_reason else settings.ping_interval
+                    try:
+                        batch = await pump.take(waiting)
+                    except StopAsyncIteration:
                         break
-                    yield PING
-                    continue
-                events = []
-                for item in batch:
-                    events += translator.feed(item)
-                if events:
-                    if call.first_token is None:
-                        call.first_token = time.time()
-                    yield b"".join(sse.encode(ev) for ev in events)
+                    if batch is TIMEOUT:
+                        if translator.finish_reason:
+                            break
+                        yield PING
+                        continue
+                    events = []
+                    for item in batch:
+                        events += translator.feed(item)
+                    if events:
+                        if call.first_token is None:
+                            call.first_token = time.time()
+                        yield b"".join(sse.encode(ev) for ev in events)
+            except StreamFailed as exc:
+                if translator.finish_reason is None:
+                    raise
+                # The answer was complete: a trailing error (OpenRouter's "Token limit reached" after a
+                # `length` stop) does not undo it; the message ends as it stopped (max_tokens for length).
+                log.info("error after the finish chunk, ignored: %s", self.redact(str(exc.error)))
+                if getattr(exc, "chunk", None):
+                    translator.feed({k: v for k, v in exc.chunk.items() if k not in ("error", "choices")})
             if translator.finish_reason is None and not getattr(upstream, "done", False):
                 raise UpstreamEOF("the upstream closed the stream before finishing its answer")
             events = translator.finish()
             call.stop_reason = translator.stop_reason()
+            ended = True
             yield b"".join(sse.encode(ev) for ev in events)
         except (StreamFailed, UpstreamEOF, ProxyError) as exc:
-            err = _as_proxy_error(exc, settings.upstream.provider)
+            err = self._redacted(_as_proxy_error(exc, settings.upstream.provider))
+            ended = True
+            yield sse.encode({"type": "error", "error": err.body()["error"]})
+        except Exception:  # noqa: BLE001 - a stream never ends without a word: an error event, one traceback
+            log.exception("unexpected error in a stream")
+            err = ProxyError(500, "api_error", "orbridge internal error while streaming")
+            ended = True
             yield sse.encode({"type": "error", "error": err.body()["error"]})
         finally:
             with anyio.CancelScope(shield=True):  # a client disconnect must still close the upstream
                 await pump.aclose()
             call.usage = usage_dict(translator.usage)
             call.cost = translator.usage.cost
-            self._done(call, err)
+            if ended:
+                self._done(call, err)
+            else:
+                self._cancelled(call)
+
+    def _redacted(self, err: ProxyError) -> ProxyError:
+        return dataclasses.replace(err, message=self.redact(err.message))
 
 
 class _EventStream(StreamingResponse):
-    """Closes the upstream even when the body is never iterated (the client left before the first byte)."""
+    """Closes the upstream even when the body is never iterated (the client left before the first byte),
+    and then logs the call as cancelled (`on_close` is a no-op for a call already logged)."""
 
-    def __init__(self, content, pump: Pump, **kw) -> None:
+    def __init__(self, content, pump: Pump, on_close: Callable[[], None], **kw) -> None:
         super().__init__(content, **kw)
         self._pump = pump
+        self._on_close = on_close
 
     async def __call__(self, scope, receive, send) -> None:
         try:
@@ -292,6 +338,7 @@ class _EventStream(StreamingResponse):
         finally:
             with anyio.CancelScope(shield=True):
                 await self._pump.aclose()
+            self._on_close()
 
 
 class _ClientGone(Exception):

@@ -8,8 +8,10 @@ another provider's reasoning are removed, since an Anthropic-format upstream wou
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
+from collections.abc import Callable
 
 import anyio
 import httpx
@@ -17,8 +19,9 @@ from starlette.responses import Response, StreamingResponse
 
 from . import __version__, sse
 from .anthropic_openai import reasoning
-from .errors import ProxyError, UpstreamError, from_upstream, redact
-from .messages import Call, error_response
+from .errors import ProxyError, UpstreamError, bad_request, error_response, from_upstream, redact
+from .messages import Call
+from .reachability import Reachability
 from .request_log import RequestLog
 from .routing import choose_model
 from .settings import Settings
@@ -66,9 +69,12 @@ def _usage_from(events: list[sse.SSEEvent], call: Call) -> None:
 
 
 class PassthroughHandler:
-    def __init__(self, settings: Settings, log: RequestLog, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, settings: Settings, log: RequestLog, client: httpx.AsyncClient | None = None,
+                 redact: Callable[[str], str] = str, reach: Reachability | None = None) -> None:
         self.settings = settings
         self.log = log
+        self.redact = redact
+        self.reach = reach or Reachability(settings.upstream.base_url)
         up = settings.upstream
         self.url = up.base_url.rstrip("/") + ("/messages" if up.base_url.rstrip("/").endswith("/v1")
                                               else "/v1/messages")
@@ -83,19 +89,40 @@ class PassthroughHandler:
     async def aclose(self) -> None:
         await self.client.aclose()
 
-    def _done(self, call: Call, err: ProxyError | None = None) -> None:
+    def _done(self, call: Call, err: ProxyError | None = None) -> ProxyError | None:
+        """Log the call once; return the error (redacted) as the client may see it."""
+        if err is not None:
+            err = dataclasses.replace(err, message=self.redact(err.message))
+        if call.logged:
+            return err
+        call.logged = True
         if err is not None:
             call.status, call.error_type, call.error_message = err.status, err.type, err.message
         self.log.write(call.record(self.settings.profile, self.settings.upstream.provider))
+        return err
+
+    def _fail(self, call: Call, err: ProxyError) -> Response:
+        return error_response(self._done(call, err))
+
+    def _headers(self, client_headers) -> dict[str, str]:
+        """Ours, plus the client's Anthropic version and beta flags (printable ASCII only: they go upstream)."""
+        headers = dict(self.headers)
+        for name in FORWARDED_HEADERS:
+            value = client_headers.get(name)
+            if value:
+                if not (value.isascii() and value.isprintable()):
+                    raise bad_request(f"{name} header: only printable ASCII is accepted")
+                headers[name] = value
+        headers.setdefault("anthropic-version", "2023-06-01")
+        return headers
 
     async def handle(self, body: dict, session: str | None, client_headers, query: str) -> Response:
         call = Call(time.time(), session, body["model"], stream=bool(body.get("stream")))
         call.upstream_model, call.route = choose_model(body, self.settings)
-        headers = dict(self.headers)
-        for name in FORWARDED_HEADERS:
-            if client_headers.get(name):
-                headers[name] = client_headers[name]
-        headers.setdefault("anthropic-version", "2023-06-01")
+        try:
+            headers = self._headers(client_headers)
+        except ProxyError as exc:
+            return self._fail(call, exc)
         url = f"{self.url}?{query}" if query else self.url
         content = json.dumps(prepare(body, call.upstream_model), ensure_ascii=False).encode()
         provider = self.settings.upstream.provider
@@ -103,19 +130,15 @@ class PassthroughHandler:
             response = await self.client.send(self.client.build_request("POST", url, content=content,
                                                                         headers=headers), stream=True)
         except httpx.TimeoutException as exc:
-            err = from_upstream(UpstreamError(504, f"timed out ({type(exc).__name__})", {}, provider))
-            self._done(call, err)
-            return error_response(err)
+            return self._fail(call, from_upstream(UpstreamError(504, f"timed out ({type(exc).__name__})", {},
+                                                                provider)))
         except httpx.HTTPError as exc:
-            err = from_upstream(UpstreamError(0, f"{type(exc).__name__}: {exc}", {}, provider))
-            self._done(call, err)
-            return error_response(err)
+            return self._fail(call, self.reach.error(UpstreamError(0, f"{type(exc).__name__}: {exc}", {}, provider)))
+        self.reach.saw_answer()
         if response.status_code >= 400:
             raw = await response.aread()
             await response.aclose()
-            err = self._error(response, raw)
-            self._done(call, err)
-            return error_response(err)
+            return self._fail(call, self._error(response, raw))
         kept = {k: v for k, v in response.headers.items() if k.lower() in ("content-type", "request-id")}
         if not call.stream:
             raw = await response.aread()
@@ -131,11 +154,7 @@ class PassthroughHandler:
     async def count_tokens(self, body: dict, client_headers) -> dict | None:
         """The upstream's own count when it has the endpoint (Anthropic does), else None for the local one."""
         model, _route = choose_model(body, self.settings)
-        headers = dict(self.headers)
-        for name in FORWARDED_HEADERS:
-            if client_headers.get(name):
-                headers[name] = client_headers[name]
-        headers.setdefault("anthropic-version", "2023-06-01")
+        headers = self._headers(client_headers)
         content = json.dumps(prepare(body, model), ensure_ascii=False).encode()
         try:
             response = await self.client.post(self.url + "/count_tokens", content=content, headers=headers,
@@ -162,18 +181,29 @@ class PassthroughHandler:
     async def _relay(self, response: httpx.Response, call: Call):
         decoder = sse.SSEDecoder()
         err = None
+        ended = False
+        secret = (self.settings.upstream.api_key or "").encode() or None
         try:
             async for raw in response.aiter_bytes():
                 if call.first_token is None:
                     call.first_token = time.time()
                 _usage_from(list(decoder.feed(raw)), call)
+                if secret is not None and secret in raw:  # an upstream quoting the key: never relayed
+                    raw = self.redact(raw.decode("utf-8", "replace")).encode()
                 yield raw
             if call.stop_reason is None and "event-stream" in response.headers.get("content-type", ""):
                 raise httpx.RemoteProtocolError("stream ended before message_delta")
+            ended = True
         except httpx.HTTPError as exc:
-            err = ProxyError(502, "api_error", f"{self.settings.upstream.provider} stream was cut off: {exc}")
+            ended = True
+            err = self._done(call, ProxyError(502, "api_error",
+                                              f"{self.settings.upstream.provider} stream was cut off: {exc}"))
             yield b"\n\n" + sse.encode(err.body())
         finally:
             with anyio.CancelScope(shield=True):
                 await response.aclose()
-            self._done(call, err)
+            if ended:
+                self._done(call, err)
+            elif not call.logged:  # the client left mid-answer
+                call.status = 499
+                self._done(call, ProxyError(499, "cancelled", "the client closed the request"))

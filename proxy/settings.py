@@ -79,3 +79,5 @@ class Settings:
     log_path: Path | None = None
     log_bodies_path: Path | None = None
     profile: str = "default"
+    # A background check of the upstream at start (reachability.py); tests of other things turn it off.
+    check_upstream: bool = True

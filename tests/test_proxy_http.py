@@ -93,7 +93,9 @@ def test_auth_both_headers_and_rejections(proxy, upstream):
 def test_probes_models_health(proxy):
     assert httpx.head(proxy.url + "/").status_code == 200
     assert httpx.get(proxy.url + "/api/hello").status_code == 200
-    health = httpx.get(proxy.url + "/health").json()
+    assert httpx.get(proxy.url + "/health").json() == {"status": "ok"}  # nothing about the setup without the token
+    assert httpx.get(proxy.url + "/health", headers={"x-api-key": "wrong"}).json() == {"status": "ok"}
+    health = proxy.http.get("/health").json()
     assert health["upstream"]["provider"] == "openrouter" and health["models"]["opus"] == "fake/opus"
     assert "sk-or-test" not in json.dumps(health)
     models = proxy.http.get("/v1/models").json()["data"]
@@ -204,8 +206,46 @@ def test_unreachable_upstream(proxy_factory, upstream):
     from orbridge.proxy.settings import Upstream
 
     p = proxy_factory(upstream=Upstream(base_url="http://127.0.0.1:9/v1", provider="openrouter"))
-    resp, _ = p.stream(MIN)
-    assert resp.status_code == 502 and "Could not reach openrouter" in resp.json()["error"]["message"]
+    for stream in (True, False):
+        resp = p.stream(MIN)[0] if stream else p.post("/v1/messages", MIN)
+        # Never answered in this run: a configuration problem, final, naming the URL and the next step.
+        assert resp.status_code == 502 and resp.headers["x-should-retry"] == "false"
+        message = resp.json()["error"]["message"]
+        assert "nothing answers at http://127.0.0.1:9/v1 — is the server running?" in message
+        assert "orbridge doctor" in message
+
+
+def test_unreachable_after_answering_is_retryable(proxy_factory):
+    import http.server
+    import threading
+
+    from orbridge.proxy.settings import Upstream
+
+    class Once(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            self.rfile.read(int(self.headers["content-length"]))
+            body = json.dumps(completion("hi")).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.send_header("connection", "close")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Once)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    p = proxy_factory(upstream=Upstream(base_url=f"http://127.0.0.1:{server.server_address[1]}/v1",
+                                        provider="openrouter"))
+    assert p.post("/v1/messages", MIN).status_code == 200
+    server.shutdown()
+    server.server_close()  # the upstream goes away after having answered: a blip, Claude Code's retries are right
+    resp = p.post("/v1/messages", MIN)
+    assert resp.status_code == 502 and "x-should-retry" not in resp.headers, resp.text
+    assert "nothing answers at" in resp.json()["error"]["message"]
 
 
 def test_utf8_split_across_network_chunks(proxy, upstream):
