@@ -10,9 +10,11 @@ import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from orbridge.proxy.redaction import safe_url
+
 from . import catalogue, config, keys
 from .errors import CLIError
-from .resolve import Overrides, Resolved, apply
+from .resolve import Overrides, Resolved, apply, key_for
 
 OK, FAIL, WARN = "ok", "fail", "warn"
 MARK = {OK: "✓", FAIL: "✗", WARN: "!"}
@@ -54,14 +56,38 @@ def _key_accepted(profile: config.Profile, key: str | None) -> Check:
     try:
         resp = httpx.get(url, headers=headers, timeout=8, trust_env=False)
     except httpx.HTTPError as exc:
-        return Check("upstream reachable", WARN, f"{base}: {type(exc).__name__} (offline?); key not verified",
-                     "check the network or --base-url")
+        from orbridge.proxy.reachability import Reachability
+
+        return Check("upstream reachable", FAIL if isinstance(exc, httpx.ConnectError) else WARN,
+                     Reachability(base).describe(f"{type(exc).__name__}: {exc}"))
     if resp.status_code in (401, 403):
         return Check("key accepted", FAIL, f"{profile.provider} answered {resp.status_code}",
-                     f"orbridge keys set {profile.key_id}")
+                     key_for_fix(profile))
     if resp.status_code >= 400:
         return Check("upstream reachable", WARN, f"{url} answered {resp.status_code}")
-    return Check("key accepted", OK, f"{profile.provider} accepted the key" if key else f"{base} reachable")
+    if not key:
+        return Check("upstream reachable", OK, f"{safe_url(base)} answered {resp.status_code}")
+    return Check("key accepted", OK, f"{profile.provider} accepted the key")
+
+
+def key_for_fix(profile: config.Profile) -> str:
+    _key, source, label = key_for(profile)
+    return Resolved(profile, None, source, {}, label).key_fix
+
+
+def _litellm_credentials(profile: config.Profile) -> list[Check]:
+    """LiteLLM reads each provider's own variables: say which are missing for the profile's models."""
+    from orbridge.proxy.upstreams.litellm_provider import missing_credentials
+
+    checks = []
+    for model in sorted(set(profile.tiers().values())):
+        missing = missing_credentials(model)
+        if missing:
+            checks.append(Check("credentials", FAIL, f"{model}: {', '.join(missing)} not set",
+                                f"export {missing[0]}=…   (LiteLLM reads the provider's own variables)"))
+        else:
+            checks.append(Check("credentials", OK, f"{model}: the provider's variables are set"))
+    return checks
 
 
 def _tier_models(profile: config.Profile) -> list[Check]:
@@ -160,28 +186,39 @@ def run_checks(o: Overrides, claude: str | None) -> list[Check]:
         return checks
     transport = {"openai": "OpenAI-compatible (httpx)", "anthropic": "Anthropic pass-through",
                  "litellm": "LiteLLM"}[profile.kind]
-    checks.append(Check("profile", OK, f"{profile.name}: {profile.provider} at {profile.url or '(LiteLLM default)'}"
+    checks.append(Check("profile", OK, f"{profile.name}: {profile.provider} at "
+                        f"{safe_url(profile.url) or '(LiteLLM default)'}"
                         f", transport {transport}"))
     warnings = keys.check_modes()
     for warning in warnings:
         checks.append(Check("key file", WARN, warning))
-    key, source = keys.lookup(profile.key_id, profile.env_var)
+    try:
+        key, source, label = key_for(profile)
+    except CLIError as exc:
+        checks.append(Check("api key", FAIL, exc.message, exc.fix))
+        return checks
+    resolved = Resolved(profile, key, source, {}, label)
     needs = profile.preset is not None and profile.preset.needs_key and not profile.base_url
+    host = safe_url(profile.url) if profile.url else "LiteLLM's provider endpoint"
     if key:
-        checks.append(Check("api key", OK, f"{keys.mask(key)} from {source}"))
+        checks.append(Check("api key", OK, f"{keys.mask(key)} ({label}, from {source}) → {host}"))
     elif needs:
         env = f" or export {profile.env_var}" if profile.env_var else ""
         checks.append(Check("api key", FAIL, f"no key for {profile.provider}",
-                            f"orbridge keys set {profile.key_id}{env}"))
+                            f"orbridge keys set {profile.preset.key or profile.provider}{env}"))
+    elif profile.kind == "litellm":
+        checks += _litellm_credentials(profile)
     else:
-        checks.append(Check("api key", OK, "none needed (no Authorization header is sent)"))
+        checks.append(Check("api key", OK, f"none sent to {host} (no Authorization header)",
+                            None if profile.preset is None else resolved.key_fix))
+    for warning in resolved.warnings():
+        checks.append(Check("key transport", WARN, warning, "use an https:// base URL"))
     checks.append(_key_accepted(profile, key))
     checks += _tier_models(profile)
     checks.append(_port())
     checks.append(_onboarding())
     checks += _environment()
     if key or not needs:
-        resolved = Resolved(profile, key, source, {})
         checks.append(_round_trip(resolved))
     return checks
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from . import catalogue, config, keys
 from .errors import CLIError
@@ -26,6 +27,58 @@ class Resolved:
     api_key: str | None
     key_source: str
     model_info: dict  # upstream model id -> catalogue.ModelEntry
+    key_label: str | None = None  # the stored key's name or the variable it came from, for fixes
+
+    @property
+    def key_fix(self) -> str:
+        """What to do when the upstream rejects the key (or wanted one and none was sent)."""
+        return key_fix(self.profile, self.key_source, self.key_label)
+
+    def warnings(self) -> list[str]:
+        """Risks worth one line before starting: a key sent in clear over the network."""
+        from orbridge.proxy.redaction import safe_url
+
+        url = self.profile.base_url or (self.profile.preset.base_url if self.profile.preset else "")
+        parts = urlsplit(url or "")
+        if self.api_key and parts.scheme == "http" and (parts.hostname or "") not in LOOPBACK \
+                and not (parts.hostname or "").startswith("127."):
+            return [f"your key ({self.key_label}) is sent over plain http:// to {safe_url(url)}: anyone on the "
+                    "network path can read it; use https://"]
+        return []
+
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def key_for(profile: config.Profile) -> tuple[str | None, str, str | None]:
+    """(key, source, label) for a profile. A key goes only to its preset's own endpoint, or to a base URL
+    the user tied to a key on purpose (`key_name` in the profile, `--key-name`): never to a one-off or
+    hand-written `base_url` on the strength of a provider name."""
+    if profile.key_name:
+        # A preset's key name brings its variable along: `--key-name openrouter` is "my OpenRouter key".
+        named = config.PRESETS.get(profile.key_name)
+        key, source = keys.lookup(profile.key_name, named.env_var if named else None)
+        return key, source, (source[4:] if source.startswith("env:") else profile.key_name)
+    preset = profile.preset
+    if profile.kind == "litellm":
+        return None, "none", None  # LiteLLM reads the provider's own variables, for the provider's endpoint
+    if preset is None or (profile.base_url and profile.base_url.rstrip("/") != preset.base_url.rstrip("/")):
+        return None, "none", None
+    name = preset.key or profile.provider
+    key, source = keys.lookup(name, preset.env_var)
+    return key, source, (source[4:] if source.startswith("env:") else name)
+
+
+def key_fix(profile: config.Profile, source: str, label: str | None) -> str:
+    if profile.kind == "litellm" and not label:
+        return ("Set the provider's variable named above (LiteLLM reads it), or store a key with "
+                "`orbridge keys set NAME` and tie it with `--key-name NAME`")
+    if source.startswith("env:"):
+        return f"The key came from ${label} (it wins over a stored key): fix or unset it"
+    if label:
+        return f"Fix it with `orbridge keys set {label}`"
+    return ("No API key was sent to this endpoint: store one with `orbridge keys set NAME`, then tie it with "
+            "`--key-name NAME` (or `key_name = \"NAME\"` in the profile)")
 
 
 def apply(profile: config.Profile, o: Overrides) -> config.Profile:
@@ -36,10 +89,12 @@ def apply(profile: config.Profile, o: Overrides) -> config.Profile:
                            "use a preset name, or --base-url URL for any OpenAI-compatible endpoint")
         changes.update(provider=o.provider, base_url=None, key_name=None)
     if o.base_url:
-        changes["base_url"] = o.base_url
+        # A one-off endpoint gets no stored key unless --key-name ties one to it (key_for).
+        changes.update(base_url=o.base_url, key_name=None)
         if not o.provider and profile.kind == "openai":
-            # A one-off endpoint never receives the profile provider's key.
-            changes.update(provider="custom", key_name=None)
+            changes["provider"] = "custom"
+    if o.key_name:
+        changes["key_name"] = o.key_name
     if o.model:
         changes.update(model=o.model, opus=None, sonnet=None, fable=None, haiku=None)
     if o.haiku:
@@ -52,12 +107,14 @@ def resolve(o: Overrides, need_key: bool = True, network: bool = True) -> Resolv
     profile = apply(cfg.get(o.profile), o)
     if not (profile.model or profile.opus or profile.sonnet):
         raise CLIError(f"profile {profile.name!r} names no model", f"orbridge profile edit {profile.name} --model M")
-    key, source = keys.lookup(profile.key_id, profile.env_var)
+    key, source, label = key_for(profile)
     preset = profile.preset
     if need_key and key is None and preset is not None and preset.needs_key and not profile.base_url:
         var = f" or set {preset.env_var}" if preset.env_var else ""
         raise CLIError(f"no API key for {profile.provider}",
-                       f"run `orbridge keys set {profile.key_id}`{var}")
+                       f"run `orbridge keys set {preset.key or profile.provider}`{var}")
+    if need_key and key is None and profile.key_name:
+        raise CLIError(f"no stored key named {profile.key_name!r}", f"orbridge keys set {profile.key_name}")
     info: dict = {}
     if profile.catalogue_url:
         cat = catalogue.read_cache(profile.catalogue_url)
@@ -75,17 +132,20 @@ def resolve(o: Overrides, need_key: bool = True, network: bool = True) -> Resolv
             known = info.get(model) or catalogue.ModelEntry(id=model)
             info[model] = dataclasses.replace(known, context_length=known.context_length or profile.context_length,
                                               max_output=known.max_output or profile.max_output)
-    return Resolved(profile, key, source, info)
+    return Resolved(profile, key, source, info, label)
 
 
 def proxy_settings(r: Resolved, token: str, **extra):
     """The proxy's Settings (imports the proxy package: call only when serving)."""
+    from orbridge.proxy.redaction import safe_url
     from orbridge.proxy.settings import ModelInfo, ModelMap, Routes, Settings, Upstream
 
     p = r.profile
     tiers = p.tiers()
-    upstream = Upstream(base_url=p.url, provider=p.provider, kind=p.kind, api_key=r.api_key,
-                        headers=dict(p.headers), timeout=p.timeout)
+    # Messages name the upstream by its preset, or by its URL (never "custom").
+    name = p.provider if p.preset is not None else safe_url(p.url)
+    upstream = Upstream(base_url=p.url, provider=name, kind=p.kind, api_key=r.api_key,
+                        headers=dict(p.headers), timeout=p.timeout, key_fix=r.key_fix)
     models = ModelMap(default=p.model or tiers["sonnet"], opus=tiers["opus"], sonnet=tiers["sonnet"],
                       haiku=tiers["haiku"], fable=tiers["fable"])
     info = {k: ModelInfo(context_length=m.context_length, max_output=m.max_output, reasoning=m.reasoning,

@@ -63,6 +63,7 @@ class UpstreamError(Exception):
     body: str
     headers: dict[str, str] = field(default_factory=dict)
     provider: str = "upstream"
+    missing_credentials: bool = False  # nothing was sent: the transport found no key to send
 
     def __post_init__(self) -> None:
         super().__init__(f"{self.provider} {self.status}: {self.body[:200]}")
@@ -189,18 +190,40 @@ def redact(text: str, secret: str | None) -> str:
     return text.replace(secret, f"{secret[:4]}…{secret[-4:]}")
 
 
-def from_upstream(err: UpstreamError) -> ProxyError:
-    """Map an upstream failure to the Anthropic status and type Claude Code handles best."""
+_UNKNOWN_MODEL = re.compile(r"model.{0,80}(?:not found|does not exist|not exist|not a valid model|unknown|invalid|"
+                            r"not supported|no endpoints found|not available)|(?:unknown|invalid|no such) model"
+                            r"|no endpoints found", re.I)
+
+
+def unknown_model(err: UpstreamError, model: str | None) -> ProxyError | None:
+    """A final not_found_error when the upstream says it does not know the model."""
+    if err.status not in (400, 404, 422) or not model:
+        return None
+    message = upstream_message(err.body)
+    if not _UNKNOWN_MODEL.search(message) or "max_tokens" in message:
+        return None
+    return final(404, "not_found_error", f"model {model} is not known to {err.provider} ({message}). "
+                 f"Find the right id with `orbridge models --search {model.split('/')[-1][:20]}`")
+
+
+def from_upstream(err: UpstreamError, key_fix: str | None = None, model: str | None = None) -> ProxyError:
+    """Map an upstream failure to the Anthropic status and type Claude Code handles best. `key_fix` says
+    which key was sent (or that none was), for a rejected key; `model`, the upstream model asked for."""
     status, provider = err.status, err.provider
     if status == 0:
         return ProxyError(502, "api_error", f"Could not reach {provider}: {err.body}")
     message = upstream_message(err.body)
+    if err.missing_credentials:
+        return final(403, "permission_error", f"{provider}: {message}. {key_fix or ''}".strip())
+    not_found = unknown_model(err, model)
+    if not_found is not None:
+        return not_found
     if status in (401, 403) and _is_key_problem(status, message):
         return final(
             403,
             "permission_error",
             f"{provider} rejected the API key ({status}: {message}). "
-            f"Fix it with `orbridge keys set {provider}` and start again.",
+            f"{key_fix or f'Fix it with `orbridge keys set {provider}`'} and start again.",
         )
     if status == 403:
         return final(403, "permission_error", f"{provider}: {message}")
@@ -235,9 +258,9 @@ def _is_key_problem(status: int, message: str) -> bool:
     return bool(re.search(r"key|auth|credential|token", message, re.I))
 
 
-def from_stream_error(payload: dict, provider: str) -> ProxyError:
+def from_stream_error(payload: dict, provider: str, key_fix: str | None = None) -> ProxyError:
     """An `error` object an upstream sent inside a 200 stream (OpenRouter does this mid-stream)."""
     err = payload.get("error", payload)
     code = err.get("code") if isinstance(err, dict) else None
     status = code if isinstance(code, int) and 400 <= code < 600 else 502
-    return from_upstream(UpstreamError(status, dumps(payload), {}, provider))
+    return from_upstream(UpstreamError(status, dumps(payload), {}, provider), key_fix)

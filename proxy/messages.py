@@ -151,11 +151,12 @@ class MessagesHandler:
             call.status = 499
             self._done(call, ProxyError(499, "cancelled", "the client closed the request"))
 
-    def _upstream_failure(self, exc: UpstreamError) -> ProxyError:
+    def _upstream_failure(self, exc: UpstreamError, model: str) -> ProxyError:
         if exc.status == 0:
             return self.reach.error(exc)
-        self.reach.saw_answer()
-        return from_upstream(exc)
+        if not exc.missing_credentials:
+            self.reach.saw_answer()
+        return from_upstream(exc, self.settings.upstream.key_fix, model)
 
     async def handle(self, body: dict, session: str | None, receive=None) -> Response:
         requested = body["model"]
@@ -204,7 +205,7 @@ class MessagesHandler:
                     call.fallbacks.append(f"{model}: {exc.status or 'unreachable'}")
                     attempt += 1
                     continue
-                return self._fail(call, self._upstream_failure(exc))
+                return self._fail(call, self._upstream_failure(exc, model))
             except StreamFailed as exc:
                 self.reach.saw_answer()
                 return self._fail(call, exc.error)

@@ -167,7 +167,7 @@ class PassthroughHandler:
     def _error(self, response: httpx.Response, raw: bytes) -> ProxyError:
         text = redact(raw.decode("utf-8", "replace"), self.settings.upstream.api_key)
         mapped = from_upstream(UpstreamError(response.status_code, text, dict(response.headers),
-                                             self.settings.upstream.provider))
+                                             self.settings.upstream.provider), self.settings.upstream.key_fix)
         try:
             data = json.loads(text)
             native = data.get("error") if data.get("type") == "error" else None

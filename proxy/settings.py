@@ -58,6 +58,8 @@ class Upstream:
     headers: dict[str, str] = field(default_factory=dict)
     timeout: float = 600.0
     connect_timeout: float = 10.0
+    # What to do when the upstream rejects the key: names the key actually sent, or how to tie one.
+    key_fix: str = "Fix it with `orbridge keys set PROVIDER`"
 
     @property
     def is_openrouter(self) -> bool:

@@ -124,7 +124,7 @@ def home(tmp_path, upstream):
 
 def add_profile(orb) -> None:
     r = orb("profile", "add", "t", "--provider", "openrouter", "--base-url", orb.fake.base_url, "--model",
-            "fake/model", "--haiku", "fake/haiku", "--use")
+            "fake/model", "--haiku", "fake/haiku", "--key-name", "openrouter", "--use")
     assert r.returncode == 0, r.stderr
     r = orb("keys", "set", "openrouter", input=CANARY + "\n")
     assert r.returncode == 0, r.stderr

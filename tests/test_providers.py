@@ -206,7 +206,8 @@ def test_cli_anthropic_passthrough_provider(home):
                "stop_sequence": None, "usage": {"input_tokens": 3, "output_tokens": 2}}
     home.fake.script(Reply(body=message))
     r = home("run", "--provider", "anthropic", "--model", "claude-real-model",
-             "--base-url", home.fake.base_url.replace("/api/v1", ""), "--", sys.executable, "-c", CHILD,
+             "--base-url", home.fake.base_url.replace("/api/v1", ""), "--key-name", "anthropic", "--", sys.executable,
+             "-c", CHILD,
              extra={"ANTHROPIC_API_KEY": "sk-ant-canary-123456"})
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "via pass-through"
@@ -296,8 +297,9 @@ def test_every_preset_works_through_the_fake_servers(home, preset):
     else:
         home.fake.script(Reply(body=completion(f"hi from {preset}")))
         base = home.fake.base_url
-    r = home("run", "--provider", preset, "--base-url", base, "--model", "vendor/model", "--", sys.executable,
-             "-c", CHILD, extra=extra)
+    tie = ("--key-name", p.key or preset) if p.env_var else ()  # a one-off URL gets a key only when tied
+    r = home("run", "--provider", preset, "--base-url", base, "--model", "vendor/model", *tie, "--",
+             sys.executable, "-c", CHILD, extra=extra)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == f"hi from {preset}"
     sent = home.fake.received[-1]

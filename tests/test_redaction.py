@@ -16,7 +16,7 @@ from orbridge.proxy.server import ProxyServer, bind
 from orbridge.proxy.settings import Upstream
 
 from .conftest import TOKEN, Proxy, make_settings
-from .fake_upstream import Pause, Reply, chunk, completion
+from .fake_upstream import Pause, Reply, chunk
 from .sse_validator import parse_sse
 
 KEY = "sk-or-test"  # make_settings' key

@@ -40,7 +40,7 @@ def scan(texts: list[str], where: list[str]) -> None:
 def test_canaries_never_leak(home):
     orb = home
     orb("profile", "add", "t", "--provider", "openrouter", "--base-url", orb.fake.base_url, "--model", "fake/m",
-        "--use")
+        "--key-name", "openrouter", "--use")
     assert orb("keys", "set", "openrouter", input=FILE_CANARY + "\n").returncode == 0
     orb.fake.catalogue = {"data": [{"id": "fake/m", "context_length": 1000, "supported_parameters": ["tools"]}]}
     outputs, names = [], []
@@ -95,7 +95,7 @@ def test_canaries_never_leak(home):
 def test_cmdlines_of_running_processes(home):
     orb = home
     orb("profile", "add", "t", "--provider", "openrouter", "--base-url", orb.fake.base_url, "--model", "fake/m",
-        "--use")
+        "--key-name", "openrouter", "--use")
     orb("keys", "set", "openrouter", input=FILE_CANARY + "\n")
     proc = subprocess.Popen([*ORBRIDGE, "run", "--", "sleep", "5"], env={**orb.env, "OPENROUTER_API_KEY": ENV_CANARY})
     try:

@@ -45,18 +45,55 @@ def preload() -> threading.Thread:
     return thread
 
 
-_MISSING_KEY = re.compile(r"missing credentials|no api key|api[_ ]key (?:is )?(?:not set|required|missing)"
-                          r"|set the `?\w+_API_KEY`? environment variable", re.I)
+_MISSING_KEY = re.compile(r"missing .{0,40}(?:api[_ ]?key|credential)|no api key|api[_ ]key (?:is )?(?:not set|"
+                          r"required|missing)|set the `?\w+_(?:API_KEY|TOKEN)`?.{0,60}environment variable"
+                          r"|unable to locate credentials|nocredentialserror", re.I)
+_UNREACHABLE = re.compile(r"connection error|cannot connect to host|connect call failed|connection refused"
+                          r"|name or service not known|temporary failure in name resolution|nodename nor servname",
+                          re.I)
+_PREFIX = re.compile(r"^(?:litellm\.)?\w*(?:Error|Exception)\s*(?:-\s*|:\s*)")
+_NOISE = re.compile(r"give feedback|get help|litellm\.info|_turn_on_debug|github\.com/berriai|litellm retried", re.I)
 
 
-def _error(exc: Exception, provider: str, secret: str | None) -> UpstreamError:
+def clean_message(text: str) -> str:
+    """LiteLLM's wording without its traceback, class-name prefixes, debug hints or "file a bug" links."""
+    text = text.split("\nTraceback (most recent call last)")[0].split("Traceback (most recent call last)")[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not _NOISE.search(line)]
+    message = " ".join(lines)
+    for _ in range(3):
+        message = _PREFIX.sub("", message).strip()
+    return message[:1000] or "the provider failed without a message"
+
+
+def missing_credentials(model: str) -> list[str]:
+    """The provider variables LiteLLM needs for `model` that are not set (imports LiteLLM: doctor only)."""
+    try:
+        report = _load().validate_environment(model)
+    except Exception:  # noqa: BLE001 - an unknown provider: nothing to say
+        return []
+    return list(report.get("missing_keys") or []) if not report.get("keys_in_environment") else []
+
+
+def _error(exc: Exception, provider: str, secret: str | None, model: str = "") -> UpstreamError:
     status = getattr(exc, "status_code", None)
+    raw = redact(str(exc), secret)
+    text = clean_message(raw)
     if not isinstance(status, int) or not 400 <= status < 600:
         status = 0 if "Connection" in type(exc).__name__ else 502
-    text = redact(str(exc), secret)
-    if _MISSING_KEY.search(text):
-        status = 401  # LiteLLM reports a missing key as a 500; it is final, not worth ten retries
-    return UpstreamError(status, text, {}, provider)
+    if _MISSING_KEY.search(raw):
+        # LiteLLM reports a missing key as a 500: it is final, and nothing was sent.
+        missing = missing_credentials(model) if model else []
+        named = f" (not set: {', '.join(missing)})" if missing else ""
+        return UpstreamError(401, f"no credentials for {model or provider}{named}: {text}", {}, provider,
+                             missing_credentials=True)
+    if status >= 500 and _UNREACHABLE.search(raw):
+        status = 0  # nothing answered: the same treatment as on the httpx path
+    headers = {}
+    response = getattr(exc, "response", None)
+    retry_after = getattr(getattr(response, "headers", None), "get", lambda _k: None)("retry-after")
+    if retry_after:
+        headers["retry-after"] = str(retry_after)
+    return UpstreamError(status, text, headers, provider)
 
 
 def with_cost(data: dict, model: str) -> dict:
@@ -75,8 +112,9 @@ def with_cost(data: dict, model: str) -> dict:
 
 
 class LiteLLMStream:
-    def __init__(self, response, provider: str, secret: str | None, model: str = "") -> None:
+    def __init__(self, response, provider: str, secret: str | None, model: str = "", key_fix: str = "") -> None:
         self._response = response
+        self._key_fix = key_fix
         self._provider = provider
         self._secret = secret
         self._model = model
@@ -88,10 +126,10 @@ class LiteLLMStream:
                 data = chunk.model_dump(exclude_none=True) if hasattr(chunk, "model_dump") else dict(chunk)
                 yield with_cost(data, self._model) if "usage" in data else data
         except Exception as exc:  # noqa: BLE001 - every LiteLLM failure becomes an Anthropic error event
-            err = _error(exc, self._provider, self._secret)
+            err = _error(exc, self._provider, self._secret, self._model)
             if err.status == 0:
                 raise UpstreamEOF(err.body) from exc
-            raise StreamFailed(from_upstream(err)) from exc
+            raise StreamFailed(from_upstream(err, self._key_fix, self._model)) from exc
         self.done = True
 
     async def aclose(self) -> None:
@@ -129,15 +167,16 @@ class LiteLLMTransport:
         try:
             response = await litellm.acompletion(**self._kwargs(body))
         except Exception as exc:  # noqa: BLE001 - mapped by status code, as LiteLLM's classes are unreliable
-            raise _error(exc, self.upstream.provider, self.upstream.api_key) from exc
-        return LiteLLMStream(response, self.upstream.provider, self.upstream.api_key, body["model"])
+            raise _error(exc, self.upstream.provider, self.upstream.api_key, body["model"]) from exc
+        return LiteLLMStream(response, self.upstream.provider, self.upstream.api_key, body["model"],
+                             self.upstream.key_fix)
 
     async def complete(self, body: dict) -> dict:
         litellm = await self._litellm()
         try:
             response = await litellm.acompletion(**self._kwargs(body))
         except Exception as exc:  # noqa: BLE001
-            raise _error(exc, self.upstream.provider, self.upstream.api_key) from exc
+            raise _error(exc, self.upstream.provider, self.upstream.api_key, body["model"]) from exc
         return with_cost(response.model_dump(exclude_none=True), body["model"])
 
     async def aclose(self) -> None:

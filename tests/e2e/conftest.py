@@ -76,6 +76,7 @@ class Runner:
         (root / "cfg" / "orbridge").mkdir(parents=True, exist_ok=True)
         (root / "cfg" / "orbridge" / "config.toml").write_text(
             f'active = "e2e"\n\n[profiles.e2e]\nprovider = "openrouter"\nbase_url = "{fake.base_url}"\n'
+            'key_name = "openrouter"\n'
             'model = "fake/model"\nhaiku = "fake/haiku"\n', encoding="utf-8")
         (root / "cfg" / "orbridge" / "keys.json").write_text('{"openrouter": "sk-or-e2e-canary-0042"}')
         os.chmod(root / "cfg" / "orbridge" / "keys.json", 0o600)

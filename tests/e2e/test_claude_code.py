@@ -158,7 +158,7 @@ def test_anthropic_passthrough_with_claude_code(e2e):
                           done=False))
     r = e2e.run("hi", env={"ANTHROPIC_API_KEY": "sk-ant-e2e-canary-77"},
                 orbridge_args=("--provider", "anthropic", "--model", "claude-upstream-model",
-                               "--base-url", e2e.fake.base_url.replace("/api/v1", "")))
+                               "--base-url", e2e.fake.base_url.replace("/api/v1", ""), "--key-name", "anthropic"))
     assert r.rc == 0, r.stderr
     assert r.result["result"] == "Relayed untouched."
     sent = e2e.fake.received[-1]
