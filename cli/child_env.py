@@ -1,4 +1,18 @@
-"""The environment handed to Claude Code (or any command): wired to the proxy, holding no real key."""
+"""The environment handed to Claude Code (or any command): wired to the proxy, holding no real key.
+
+The child only talks to the proxy, with a per-run token, so it needs no provider key; a model steering
+Claude Code's Bash tool can read the environment and send it anywhere, so every key variable is removed.
+
+Why `[claude-code:unrecognized_model]` still shows on stderr in `claude -p` runs (Claude Code 2.1.332):
+the request path calls a check on the model name that stays silent only when the name is a Claude model
+id, when a `modelOverrides` settings entry maps a Claude id to it, when a settings `modelPicker` row gives
+it `behavesAs`, or when Anthropic's served model catalogue describes it. None of these can be set from the
+environment (the `ANTHROPIC_DEFAULT_*_MODEL_NAME/_DESCRIPTION/_SUPPORTED_CAPABILITIES` variables and
+`ANTHROPIC_CUSTOM_MODEL_OPTION` do not take part), and the settings routes make Claude Code treat the
+model as that Claude model: with `modelOverrides` it took Claude's 200k window over
+CLAUDE_CODE_MAX_CONTEXT_TOKENS. The line is printed once per model per process, and only in print mode
+(interactive sessions write it to the debug log), so it is left alone.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +21,41 @@ import os
 from .config import PRESETS
 from .resolve import Resolved
 
-SECRET_VARS = {"ORBRIDGE_TOKEN"}
+# Every variable that holds a model provider's credential: each preset's variable, and those LiteLLM reads
+# for the providers it reaches. Credential *file paths* (GOOGLE_APPLICATION_CREDENTIALS, AWS_PROFILE,
+# AWS_SHARED_CREDENTIALS_FILE) stay: a path holds no secret, the file is readable by the child whether or
+# not the variable names it (as ~/.aws/credentials is), and removing it breaks the user's own cloud tools
+# that Claude Code runs. VERTEXAI_CREDENTIALS goes: LiteLLM accepts the JSON key itself in it.
+PROVIDER_KEY_VARS: frozenset[str] = frozenset(
+    {p.env_var for p in PRESETS.values() if p.env_var} | {
+        "ANTHROPIC_API_KEY", "OPENROUTER_API_KEY", "OR_API_KEY", "OPENAI_API_KEY",
+        "GEMINI_API_KEY", "GOOGLE_API_KEY", "VERTEXAI_CREDENTIALS",
+        "AZURE_API_KEY", "AZURE_OPENAI_API_KEY", "AZURE_AI_API_KEY", "AZURE_AD_TOKEN",
+        "COHERE_API_KEY", "CO_API_KEY",
+        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_BEARER_TOKEN_BEDROCK",
+        "XAI_API_KEY", "FIREWORKS_API_KEY", "FIREWORKS_AI_API_KEY", "HF_TOKEN", "HUGGINGFACE_API_KEY",
+        "PERPLEXITYAI_API_KEY", "DEEPINFRA_API_KEY", "NVIDIA_NIM_API_KEY", "HOSTED_VLLM_API_KEY",
+        "LITELLM_PROXY_API_KEY", "LITELLM_API_KEY",
+    })
+SECRET_VARS = PROVIDER_KEY_VARS | {"ORBRIDGE_TOKEN"}
 DEFAULT_CONTEXT = 128_000
+# A value this short is a placeholder ("none", "x" for a local server), not a secret: matching it against
+# the environment would remove unrelated variables (SHLVL=1).
+MIN_KEY_LENGTH = 8
+YOURS = "your environment"
 
 
 def build(r: Resolved, base_url: str, token: str, base: dict[str, str] | None = None,
           main_model: str | None = None, pass_env: list[str] | None = None) -> tuple[dict[str, str], dict[str, str]]:
     """(full child environment, the variables orbridge set) for a run against the proxy at `base_url`."""
+    env, setting, _sources, _removed = explain(r, base_url, token, base, main_model, pass_env)
+    return env, setting
+
+
+def explain(r: Resolved, base_url: str, token: str, base: dict[str, str] | None = None,
+            main_model: str | None = None, pass_env: list[str] | None = None
+            ) -> tuple[dict[str, str], dict[str, str], dict[str, str], list[str]]:
+    """`build`, plus where the window and output values came from and which variables were removed."""
     env = dict(os.environ if base is None else base)
     p = r.profile
     tiers = p.tiers()
@@ -33,31 +75,62 @@ def build(r: Resolved, base_url: str, token: str, base: dict[str, str] | None = 
         setting[f"ANTHROPIC_DEFAULT_{upper}_MODEL_NAME"] = f"{model} (via orbridge)"
     if main:
         setting["ANTHROPIC_MODEL"] = main
-    info = r.model_info.get(main or tiers["opus"])
-    if info is not None and info.max_output:
-        setting["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(info.max_output)
-    # Unknown to Claude Code, a model is assumed to hold 1M tokens and auto-compaction never fires in time.
-    # 128k is the safer guess: a smaller window still ends in the upstream's too-long error, which the
-    # proxy words as Claude Code expects, and Claude Code compacts then.
-    context = info.context_length if info is not None and info.context_length else DEFAULT_CONTEXT
-    setting["CLAUDE_CODE_MAX_CONTEXT_TOKENS"] = str(context)
+    sources = _limits(r, main or tiers["opus"], env, setting)
     no_proxy = [h for h in env.get("NO_PROXY", env.get("no_proxy", "")).split(",") if h]
     for host in ("127.0.0.1", "localhost", "::1"):
         if host not in no_proxy:
             no_proxy.append(host)
     setting["NO_PROXY"] = setting["no_proxy"] = ",".join(no_proxy)
-    env.update(setting)
-    # The provider's key never reaches the child: it only talks to the proxy, with the per-run token.
-    secret_vars = set(SECRET_VARS)
-    if p.env_var:
-        secret_vars.add(p.env_var)
-    preset = PRESETS.get(p.provider)
-    if preset and preset.env_var:
-        secret_vars.add(preset.env_var)
-    for var in secret_vars:
-        env.pop(var, None)
-    env["ANTHROPIC_API_KEY"] = ""  # present and empty: a saved or inherited Anthropic key must not win
-    return env, setting
+    removed = sorted(_secret_names(r, env, set(pass_env or ())) - set(setting))
+    for var in removed:
+        del env[var]
+    env.update(setting)  # ANTHROPIC_API_KEY present and empty: a saved or inherited Anthropic key must not win
+    return env, setting, sources, removed
+
+
+def _limits(r: Resolved, model: str, env: dict[str, str], setting: dict[str, str]) -> dict[str, str]:
+    """Set the window and output cap Claude Code plans with; return where each value came from.
+
+    Precedence: the user's environment > profile > catalogue > default. Unknown to Claude Code, a model is
+    assumed to hold 1M tokens and auto-compaction never fires in time; 128k is the safer guess: a smaller
+    window still ends in the upstream's too-long error, which the proxy words as Claude Code expects, and
+    Claude Code compacts then.
+    """
+    p = r.profile
+    info = r.model_info.get(model)
+    candidates = {
+        "CLAUDE_CODE_MAX_CONTEXT_TOKENS": (p.context_length, info.context_length if info else None, DEFAULT_CONTEXT),
+        "CLAUDE_CODE_MAX_OUTPUT_TOKENS": (p.max_output, info.max_output if info else None, None),
+    }
+    sources: dict[str, str] = {}
+    for var, (from_profile, from_catalogue, default) in candidates.items():
+        user = env.get(var, "").strip()
+        if user.isdigit() and int(user) > 0:
+            setting[var], sources[var] = user, YOURS
+        elif from_profile:
+            setting[var], sources[var] = str(from_profile), f"profile {p.name}"
+        elif from_catalogue:  # resolve() fills a catalogue entry from the profile: that case is caught above
+            setting[var], sources[var] = str(from_catalogue), "catalogue"
+        elif default:
+            setting[var], sources[var] = str(default), f"default: nothing knows {model}'s window"
+    # A `[1m]` model (Claude Code's "Default" runs `<opus tier>[1m]`) takes a 1M window whatever
+    # CLAUDE_CODE_MAX_CONTEXT_TOKENS says, so auto-compaction would not fire: keep the window set above.
+    var = "CLAUDE_CODE_DISABLE_1M_CONTEXT"
+    if var in env:
+        setting[var], sources[var] = env[var], YOURS
+    else:
+        setting[var], sources[var] = "1", "the window above holds, also for [1m] models"
+    return sources
+
+
+def _secret_names(r: Resolved, env: dict[str, str], keep: set[str]) -> set[str]:
+    """Names of the variables that hold a key: known key variables, and any holding a key orbridge has."""
+    from . import keys
+
+    held = {k.strip() for k in [*keys.stored().values(), r.api_key or ""] if len(k.strip()) >= MIN_KEY_LENGTH}
+    names = {n for n in SECRET_VARS | {r.profile.env_var or ""} if n in env}
+    names |= {n for n, v in env.items() if v.strip() in held}
+    return names - (keep - {"ANTHROPIC_API_KEY"})
 
 
 def masked(setting: dict[str, str]) -> dict[str, str]:

@@ -79,9 +79,11 @@ def run(cmd: list[str], overrides: Overrides, port: int = 0, claude: str | None 
         token = secrets.token_urlsafe(32)
         if print_env:
             url = f"http://127.0.0.1:{port or '<port chosen at start>'}"
-            _env, setting = child_env.build(resolved, url, token, pass_env=pass_env)
+            _env, setting, sources, removed = child_env.explain(resolved, url, token, pass_env=pass_env)
             for key, value in child_env.masked(setting).items():
-                print(f"{key}={value}")
+                print(f"{key}={value}" + (f"   # {sources[key]}" if key in sources else ""))
+            if removed:
+                print(f"# not passed on (they hold keys): {' '.join(removed)}; keep one with --pass-env NAME")
             return 0
         argv = find_command(cmd, claude)
         quiet_logging(paths.log_dir() / "proxy.log")
