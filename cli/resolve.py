@@ -130,8 +130,9 @@ def resolve(o: Overrides, need_key: bool = True, network: bool = True) -> Resolv
     if profile.context_length or profile.max_output:
         for model in {profile.model, *profile.tiers().values()} - {None}:
             known = info.get(model) or catalogue.ModelEntry(id=model)
-            info[model] = dataclasses.replace(known, context_length=known.context_length or profile.context_length,
-                                              max_output=known.max_output or profile.max_output)
+            # The profile's values are the user's word: they win over the catalogue's.
+            info[model] = dataclasses.replace(known, context_length=profile.context_length or known.context_length,
+                                              max_output=profile.max_output or known.max_output)
     return Resolved(profile, key, source, info, label)
 
 
