@@ -198,6 +198,19 @@ def test_thinking_history_round_trip():
     plain = tr(cc.bash_turn2(cc.turn1_v197(), thinking_signature=ds), PLAIN)
     assert next(m for m in plain["messages"] if m["role"] == "assistant")["reasoning_content"] == \
         "Let me run it."
+    # A gateway reached by base_url that relays OpenRouter: its signed reasoning_details go back as they came.
+    signed = reasoning.make_signature("reasoning_details", "gw-sig-2", "openai-responses-v1",
+                                      [{"type": "reasoning.encrypted", "data": "ENC=="}])
+    gw = tr(cc.bash_turn2(cc.turn1_v197(), thinking_signature=signed), PLAIN)
+    assistant = next(m for m in gw["messages"] if m["role"] == "assistant")
+    assert assistant["reasoning_details"] == [
+        {"type": "reasoning.text", "text": "Let me run it.", "signature": "gw-sig-2", "format": "openai-responses-v1"},
+        {"type": "reasoning.encrypted", "data": "ENC=="}]
+    assert "reasoning_content" not in assistant
+    # Plain `reasoning` text from a non-OpenRouter endpoint goes back in `reasoning`.
+    plain_reasoning = tr(cc.bash_turn2(cc.turn1_v197(), thinking_signature=reasoning.make_signature(
+        "reasoning", None, None, [])), PLAIN)
+    assert next(m for m in plain_reasoning["messages"] if m["role"] == "assistant")["reasoning"] == "Let me run it."
     # A thinking block we did not mint (an Anthropic signature, or none) is not sent to another provider.
     foreign = tr(cc.bash_turn2(cc.turn1_v197(), thinking_signature="EqQBCkYIBxgC"))
     assistant = next(m for m in foreign["messages"] if m["role"] == "assistant")

@@ -124,7 +124,8 @@ def test_openrouter_reasoning_with_signature_then_text():
     assert [b["type"] for b in s["blocks"]] == ["thinking", "text"]
     assert s["blocks"][0]["thinking"] == "Thinking."
     env = reasoning.read_signature(s["blocks"][0]["signature"])
-    assert env == {"src": "reasoning", "sig": "sig-xyz", "fmt": "anthropic-claude-v1"}
+    # Sent as reasoning_details with a signature: that is the field it goes back in, on any endpoint.
+    assert env == {"src": "reasoning_details", "sig": "sig-xyz", "fmt": "anthropic-claude-v1"}
 
 
 def test_deepseek_reasoning_content_and_same_chunk_mix():

@@ -43,30 +43,33 @@ def is_ours(signature: object) -> bool:
 
 
 def history_fields(blocks: list[dict], openrouter: bool) -> dict:
-    """Fields to add to an assistant message so the upstream sees its own earlier reasoning again."""
-    texts: list[str] = []
+    """Fields to add to an assistant message so the upstream sees its own earlier reasoning again, in the
+    field it used: `reasoning_details` (with its signature and encrypted items, on any endpoint: gateways relay
+    OpenRouter's), `reasoning_content`, or plain `reasoning` (as `reasoning_details` on OpenRouter itself)."""
+    texts: dict[str, list[str]] = {}
     details: list[dict] = []
-    wants_content = False
     for block in blocks:
         env = read_signature(block.get("signature")) if block.get("type") == "thinking" else None
         if block.get("type") == "redacted_thinking":
             env = read_signature(block.get("data"))
         if env is None or env.get("src") == "think_tag":
             continue  # <think> content is not sent back: chat templates drop earlier reasoning themselves
+        source = env.get("src")
+        if source == "reasoning" and openrouter:
+            source = "reasoning_details"
         text = block.get("thinking") or ""
-        if text:
-            texts.append(text)
-            detail = {"type": "reasoning.text", "text": text}
-            if env.get("sig"):
-                detail["signature"] = env["sig"]
-            if env.get("fmt"):
-                detail["format"] = env["fmt"]
-            details.append(detail)
-        details.extend(env.get("enc") or [])
-        wants_content = wants_content or env.get("src") == "reasoning_content"
-    out: dict = {}
-    if openrouter and details:
+        if source == "reasoning_details":
+            if text:
+                detail = {"type": "reasoning.text", "text": text}
+                if env.get("sig"):
+                    detail["signature"] = env["sig"]
+                if env.get("fmt"):
+                    detail["format"] = env["fmt"]
+                details.append(detail)
+            details.extend(env.get("enc") or [])
+        elif text and source in ("reasoning_content", "reasoning"):
+            texts.setdefault(source, []).append(text)
+    out: dict = {field: "".join(parts) for field, parts in texts.items()}
+    if details:
         out["reasoning_details"] = details
-    elif texts and (wants_content or not openrouter):
-        out["reasoning_content"] = "".join(texts)
     return out

@@ -349,7 +349,8 @@ class StreamTranslator:
                         self._think_fmt = d["format"]
         if not isinstance(text, str) or not text:
             text = "".join(detail_text)
-            source = "reasoning_details"
+        if detail_text or encrypted or self._think_sig:
+            source = "reasoning_details"  # the upstream speaks reasoning_details: it gets them back, signed
         if not text and not encrypted:
             return
         if self._open != "thinking":
@@ -358,6 +359,8 @@ class StreamTranslator:
                 return
             self._flush_tools(out)
             self._begin("thinking", {"type": "thinking", "thinking": "", "signature": ""}, out)
+            self._think_source = source
+        if source == "reasoning_details":
             self._think_source = source
         self._think_enc.extend(encrypted)
         if text:
