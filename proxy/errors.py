@@ -69,11 +69,21 @@ class UpstreamError(Exception):
         super().__init__(f"{self.provider} {self.status}: {self.body[:200]}")
 
 
-_CONTEXT_PATTERNS = re.compile(
-    r"context[ _-]?length|context window|maximum context|prompt is too long|too many tokens"
-    r"|tokens? (?:limit|exceed)|exceeds? the (?:maximum|limit)|input is too long|context_length_exceeded",
-    re.I,
-)
+# "prompt is too long" makes Claude Code compact the conversation: said only when the upstream says the
+# prompt (input, context) overflowed, never for an output limit ("Token limit reached" after a length stop).
+_CONTEXT_SURE = re.compile(r"context[ _-]?length|context window|maximum context|prompt is too long|prompt too long"
+                           r"|input is too long|context_length_exceeded|longer than the model"
+                           r"|reduce the length of the (?:messages|prompt|input)", re.I)
+_CONTEXT_MAYBE = re.compile(r"too many tokens|tokens? (?:limit|exceed)|exceeds? the (?:maximum|limit)", re.I)
+_ABOUT_INPUT = re.compile(r"prompt|input|context|messages?\b", re.I)
+_ABOUT_OUTPUT = re.compile(r"max_tokens|max_completion_tokens|output|completion tokens|generat", re.I)
+
+
+def _is_overflow(message: str) -> bool:
+    if _CONTEXT_SURE.search(message):
+        return True
+    return bool(_CONTEXT_MAYBE.search(message) and _ABOUT_INPUT.search(message)
+                and not _ABOUT_OUTPUT.search(message))
 _NUMBERS = re.compile(r"\d[\d,]*")
 
 
@@ -172,7 +182,7 @@ def system_position_hint(err: UpstreamError) -> bool:
 
 def context_overflow(message: str) -> str | None:
     """Anthropic's `prompt is too long: N tokens > M maximum` wording for a context-length failure."""
-    if not _CONTEXT_PATTERNS.search(message):
+    if not _is_overflow(message):
         return None
     if message.startswith("prompt is too long"):
         return message
@@ -190,9 +200,8 @@ def redact(text: str, secret: str | None) -> str:
     return text.replace(secret, f"{secret[:4]}…{secret[-4:]}")
 
 
-_UNKNOWN_MODEL = re.compile(r"model.{0,80}(?:not found|does not exist|not exist|not a valid model|unknown|invalid|"
-                            r"not supported|no endpoints found|not available)|(?:unknown|invalid|no such) model"
-                            r"|no endpoints found", re.I)
+_UNKNOWN_MODEL = re.compile(r"not a valid model|model.{0,80}(?:not found|does not exist|not exist|unknown"
+                            r"|not supported|not available)|(?:unknown|invalid|no such) model", re.I)
 
 
 def unknown_model(err: UpstreamError, model: str | None) -> ProxyError | None:

@@ -1,0 +1,74 @@
+"""How failures look to the client: output limits are not "prompt is too long", unknown models and missing
+credentials are final and named, LiteLLM's wording arrives without its traceback."""
+
+from __future__ import annotations
+
+import json
+
+from orbridge.proxy.errors import UpstreamError, context_overflow, from_upstream
+from orbridge.proxy.upstreams.litellm_provider import _error, clean_message
+
+from .fake_upstream import Reply, chunk
+from .sse_validator import parse_sse
+
+MIN = {"model": "claude-sonnet-4-5", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}
+
+
+def test_output_limit_after_length_stop_ends_the_message(proxy, upstream):
+    # As OpenRouter sends it: a `length` stop, then an error chunk about the token limit, then [DONE].
+    upstream.script(Reply(items=[chunk({"role": "assistant", "content": "partial answer"}), chunk({}, "length"),
+                                 {"error": {"code": 400, "message": "Token limit reached"},
+                                  "usage": {"prompt_tokens": 43, "completion_tokens": 10}}]))
+    resp, raw = proxy.stream(MIN)
+    events = parse_sse(raw)
+    names = [e for e, _ in events]
+    assert "error" not in names and names[-1] == "message_stop"
+    delta = next(d for e, d in events if e == "message_delta")
+    assert delta["delta"]["stop_reason"] == "max_tokens"
+
+
+def test_token_limit_wording_is_not_a_context_overflow():
+    assert context_overflow("Token limit reached") is None
+    assert context_overflow("max_tokens exceeds the limit of 8192") is None
+    assert context_overflow("Input tokens exceed the configured limit of 272000 tokens.").startswith(
+        "prompt is too long")
+    err = from_upstream(UpstreamError(400, json.dumps({"error": {"message": "Token limit reached"}}), {}, "x"))
+    assert "prompt is too long" not in err.message
+
+
+def test_unknown_model_is_final_and_named(proxy, upstream):
+    upstream.script(Reply(status=400, body={"error": {"message": "fake/sonnet is not a valid model ID", "code": 400}}))
+    resp = proxy.post("/v1/messages", MIN)
+    body = resp.json()["error"]
+    assert resp.status_code == 404 and body["type"] == "not_found_error"
+    assert resp.headers["x-should-retry"] == "false"
+    assert "fake/sonnet" in body["message"] and "orbridge models --search" in body["message"]
+
+
+def test_litellm_missing_key_is_final_named_and_clean():
+    class Missing(Exception):
+        status_code = 500
+
+    raw = ("litellm.APIConnectionError: Missing Gemini API key. Set the GEMINI_API_KEY or GOOGLE_API_KEY "
+           "environment variable.\nTraceback (most recent call last):\n  File \"x.py\", line 1\n"
+           "Give Feedback / Get Help: https://github.com/BerriAI/litellm/issues/new\n")
+    err = _error(Missing(raw), "litellm", None, "gemini/gemini-2.5-pro")
+    assert err.missing_credentials and "GEMINI_API_KEY" in err.body
+    assert "Traceback" not in err.body and "github.com" not in err.body and "litellm.API" not in err.body
+    mapped = from_upstream(err, "Set the provider's variable")
+    assert mapped.status == 403 and mapped.headers["x-should-retry"] == "false"
+    assert "GEMINI_API_KEY" in mapped.message
+
+
+def test_litellm_connection_failure_counts_as_unreachable():
+    class Down(Exception):
+        status_code = 500
+
+    err = _error(Down("litellm.InternalServerError: CohereException - Cannot connect to host 127.0.0.1:9"),
+                 "litellm", None, "cohere/command-r")
+    assert err.status == 0
+
+
+def test_clean_message():
+    assert clean_message("litellm.BadRequestError: OpenAIException - bad thing\nLiteLLM.Info: If you need to "
+                         "debug this error, use `litellm._turn_on_debug()'.") == "bad thing"
