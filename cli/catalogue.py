@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths
+from .errors import CLIError
 
 MAX_AGE = 24 * 3600
 
@@ -91,23 +91,19 @@ def _cache_path(base_url: str) -> Path:
 
 
 def read_cache(base_url: str) -> Catalogue | None:
-    path = _cache_path(base_url)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+    try:  # a cache another account owns or can write, or a symlink, is no cache
+        raw, _ = paths.read_private(_cache_path(base_url))
+        data = json.loads(raw)
         return Catalogue(parse(data["payload"]), float(data["fetched_at"]), "cache")
-    except (OSError, ValueError, KeyError, TypeError):
+    except (CLIError, OSError, ValueError, KeyError, TypeError):
         return None
 
 
 def _write_cache(base_url: str, payload: object) -> None:
-    path = _cache_path(base_url)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"fetched_at": time.time(), "payload": payload}, fh)
-        os.replace(tmp, path)
-    except OSError:
+    data = json.dumps({"fetched_at": time.time(), "payload": payload}).encode("utf-8")
+    try:  # 0600 in a 0700 folder, like every file orbridge writes
+        paths.write_private(_cache_path(base_url), data)
+    except (CLIError, OSError):
         pass
 
 

@@ -7,7 +7,7 @@ OpenRouter with current coding models.
 from __future__ import annotations
 
 import os
-import tempfile
+import sys
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -90,9 +90,15 @@ class Profile:
                        f"orbridge profile edit {self.name} --base-url URL")
 
     @property
-    def key_id(self) -> str:
-        """Name the key is stored under: `key_name`, else the preset's shared key, else the provider."""
-        return self.key_name or (self.preset.key if self.preset and self.preset.key else self.provider)
+    def key_id(self) -> str | None:
+        """Name the key is stored under: `key_name`, else the preset's shared key, else the preset's name.
+        None for an endpoint that is not a preset (`custom`, a `base_url` profile) without `key_name`:
+        no stored key goes there, so `keys.lookup(None, …)` finds none."""
+        if self.key_name:
+            return self.key_name
+        if self.preset is None:
+            return None
+        return self.preset.key or self.provider
 
     @property
     def env_var(self) -> str | None:
@@ -139,13 +145,16 @@ class Config:
 
 def load(path: Path | None = None) -> Config:
     path = path or paths.config_file()
-    if not path.exists():
+    raw, warnings = paths.read_private(path)
+    for warning in warnings:
+        print(f"orbridge: warning: {warning}", file=sys.stderr)
+    if raw is None:
         return Config(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(raw.decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise CLIError(f"{path}: {exc}", f"fix the file by hand (it was not changed): {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise CLIError(f"{path}: cannot read ({exc})") from None
     config = Config(path, active=data.get("active") if isinstance(data.get("active"), str) else None)
     profiles = data.get("profiles", {})
@@ -164,6 +173,9 @@ def load(path: Path | None = None) -> Config:
         if bad:
             raise CLIError(f"{path}: [profiles.{name}.routes] has unknown rules: {', '.join(sorted(bad))}",
                            "rules: background, think, long_context, web_search, image, long_context_threshold")
+        if raw.get("base_url") and "provider" not in raw:
+            # A hand-written endpoint: never the default provider's key (or its preset) at someone else's URL.
+            raw = {**raw, "provider": "custom"}
         try:
             config.profiles[name] = Profile(name=name, **{**_empty_tiers(), **raw})
         except TypeError as exc:
@@ -210,16 +222,7 @@ def dumps(config: Config) -> str:
 
 
 def save(config: Config) -> None:
-    path = config.path
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     text = dumps(config)
     tomllib.loads(text)  # never write a file we could not read back
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    for warning in paths.write_private(config.path, text.encode("utf-8")):
+        print(f"orbridge: warning: {warning}", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""The key store: one JSON file, mode 0600, in a 0700 config dir. A provider's env var wins over it.
+"""The key store: one JSON file, mode 0600, in orbridge's own 0700 config dir (never where `ORBRIDGE_CONFIG`
+points). A provider's env var wins over it.
 
 Keys are never printed unmasked, never passed on a command line, and never put in a child's environment.
 """
@@ -7,7 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import sys
+import unicodedata
 from pathlib import Path
 
 from . import paths
@@ -23,10 +25,13 @@ def mask(key: str | None) -> str:
 
 
 def _read(path: Path) -> dict[str, str]:
-    if not path.exists():
+    raw, warnings = paths.read_private(path)
+    for warning in warnings:
+        print(f"orbridge: warning: {warning}", file=sys.stderr)
+    if raw is None:
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(raw.decode("utf-8"))
     except ValueError as exc:
         raise CLIError(f"{path}: not valid JSON ({exc})",
                        "fix or remove the file, then run `orbridge keys set PROVIDER` again") from None
@@ -37,15 +42,9 @@ def _read(path: Path) -> dict[str, str]:
 
 
 def check_modes() -> list[str]:
-    """Tighten a config dir or key file found looser than 0700/0600; return warnings."""
-    warnings = paths.ensure_private_dir(paths.config_dir()) if paths.config_dir().exists() else []
-    path = paths.keys_file()
-    if path.exists():
-        mode = path.stat().st_mode & 0o777
-        if mode != 0o600:
-            os.chmod(path, 0o600)
-            warnings.append(f"{path} had mode {mode:o}; set to 600")
-    return warnings
+    """Check the config dir and key file (refusing ones others own or can write, or a symlink), tighten
+    ones others can read; return warnings about what was tightened."""
+    return paths.read_private(paths.keys_file())[1]
 
 
 def stored() -> dict[str, str]:
@@ -53,25 +52,27 @@ def stored() -> dict[str, str]:
 
 
 def _write(data: dict[str, str]) -> None:
-    path = paths.keys_file()
-    paths.ensure_private_dir(path.parent)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".keys.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    text = json.dumps(data, indent=2, sort_keys=True)
+    for warning in paths.write_private(paths.keys_file(), text.encode("utf-8")):
+        print(f"orbridge: warning: {warning}", file=sys.stderr)
+
+
+def _bad_char(key: str) -> str | None:
+    """A character no API key holds: whitespace inside it, or a control character (an httpx error quotes it)."""
+    for c in key:
+        if c.isspace() or unicodedata.category(c) == "Cc":
+            return repr(c)
+    return None
 
 
 def set_key(provider: str, key: str) -> None:
     key = key.strip()
     if not key:
         raise CLIError("empty key: nothing stored")
-    if any(c.isspace() for c in key):
-        raise CLIError("the key contains spaces or line breaks: nothing stored")
+    bad = _bad_char(key)
+    if bad:
+        raise CLIError(f"the key contains {bad} (a space, line break or control character): nothing stored",
+                       f"copy the key again and run `orbridge keys set {provider}`")
     data = stored()
     data[provider] = key
     _write(data)
@@ -86,9 +87,19 @@ def remove_key(provider: str) -> bool:
     return True
 
 
-def lookup(provider: str, env_var: str | None) -> tuple[str | None, str]:
-    """The key for a provider and where it came from (`env:VAR`, `file`, or `none`)."""
-    if env_var and os.environ.get(env_var):
-        return os.environ[env_var], f"env:{env_var}"
-    key = stored().get(provider)
+def lookup(provider: str | None, env_var: str | None) -> tuple[str | None, str]:
+    """The key and where it came from (`env:VAR`, `file`, or `none`), stripped of surrounding whitespace.
+
+    `provider` is the name the key is stored under (`Profile.key_id`); None means no stored key applies
+    (a custom endpoint without `key_name`): only `env_var`, if any, is consulted."""
+    if env_var and os.environ.get(env_var, "").strip():
+        key = os.environ[env_var].strip()
+        if _bad_char(key):
+            raise CLIError(f"{env_var} holds {_bad_char(key)} inside the key",
+                           f"export {env_var} again with the key alone")
+        return key, f"env:{env_var}"
+    key = stored().get(provider, "").strip() if provider else ""
+    if key and _bad_char(key):
+        raise CLIError(f"the key for {provider} in {paths.keys_file()} holds {_bad_char(key)}",
+                       f"run `orbridge keys set {provider}` again")
     return (key, "file") if key else (None, "none")
