@@ -57,22 +57,31 @@ def find_command(cmd: list[str], claude: str | None) -> list[str]:
     return [exe, *cmd[1:]]
 
 
-def quiet_logging(log_file: Path) -> None:
-    """The command owns the terminal: proxy diagnostics go to a file, never over Claude Code's screen."""
-    try:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler: logging.Handler = logging.FileHandler(log_file, encoding="utf-8")
-    except OSError:
-        handler = logging.NullHandler()
+def quiet_logging(log_file: Path) -> logging.Handler:
+    """The command owns the terminal: proxy diagnostics go to a private file (0600, never through a
+    symlink), never over Claude Code's screen."""
+    handler, warning = paths.private_log_handler(log_file)
+    if warning:
+        print(f"orbridge: warning: {warning}", file=sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     for name in ("orbridge", "uvicorn", "uvicorn.error", "uvicorn.access", "httpx"):
         logger = logging.getLogger(name)
         logger.handlers = [handler]
         logger.propagate = False
+    return handler
+
+
+def redact_log(handler: logging.Handler, resolved, token: str) -> None:
+    """Keys, the run's token and URL passwords never reach proxy.log, whoever logs them."""
+    from orbridge.proxy.redaction import RedactingFilter, for_upstream
+
+    p = resolved.profile
+    handler.addFilter(RedactingFilter(for_upstream(resolved.api_key, p.base_url, p.headers, token)))
 
 
 def run(cmd: list[str], overrides: Overrides, port: int = 0, claude: str | None = None,
         print_env: bool = False, log_bodies: bool = False, pass_env: list[str] | None = None) -> int:
+    paths.private_umask()
     sock = None if print_env else bind(port=port)
     try:
         resolved = resolve(overrides)
@@ -86,7 +95,9 @@ def run(cmd: list[str], overrides: Overrides, port: int = 0, claude: str | None 
                 print(f"# not passed on (they hold keys): {' '.join(removed)}; keep one with --pass-env NAME")
             return 0
         argv = find_command(cmd, claude)
-        quiet_logging(paths.log_dir() / "proxy.log")
+        for warning in resolved.warnings():
+            print(f"orbridge: warning: {warning}", file=sys.stderr)
+        redact_log(quiet_logging(paths.log_dir() / "proxy.log"), resolved, token)
         settings = proxy_settings(resolved, token, log_path=paths.request_log(),
                                   log_bodies_path=(paths.log_dir() / "bodies.jsonl") if log_bodies else None)
     except BaseException:
@@ -167,7 +178,8 @@ def _supervise(argv: list[str], env: dict[str, str], server: BackgroundProxy) ->
     for sig in FORWARDED:
         signal.signal(sig, on_signal)
     try:
-        proc = subprocess.Popen(argv, env=env)
+        # The command gets the user's own umask back (orbridge's own files are made with 077).
+        proc = subprocess.Popen(argv, env=env, umask=paths.private_umask())
     except OSError as exc:
         _restore(previous)
         raise CLIError(f"cannot start {argv[0]}: {exc.strerror}", code=126) from None

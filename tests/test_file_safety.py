@@ -115,8 +115,6 @@ def test_private_log_handler_for_proxy_log(tmp_path, caplog):
     assert not (tmp_path / "elsewhere").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="cli/run.py still creates proxy.log with logging.FileHandler and "
-                                       "mkdir(parents=True): switch it to paths.private_log_handler")
 def test_umask_000_run_leaves_only_private_files(home):
     add_profile(home)
     home.fake.script(PONG)
@@ -277,7 +275,7 @@ def test_orbridge_config_in_a_shared_folder_keeps_its_mode_and_finds_the_keys(ho
     os.chmod(shared, 0o755)
     extra = {"ORBRIDGE_CONFIG": str(shared / "config.toml")}
     r = home("profile", "add", "t", "--provider", "openrouter", "--base-url", home.fake.base_url, "--model",
-             "fake/model", "--use", extra=extra)
+             "fake/model", "--key-name", "openrouter", "--use", extra=extra)
     assert r.returncode == 0, r.stderr
     r = home("keys", "set", "openrouter", input=CANARY + "\n", extra=extra)
     assert r.returncode == 0, r.stderr
