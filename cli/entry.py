@@ -1,70 +1,117 @@
 """The `orbridge` console entry: `orbridge run … -- CMD` starts without loading Typer.
 
-`run` is what users type every time they start Claude Code, and Typer's parameter layer (it imports
-pydantic) costs ~70 ms before the command can start. The plain forms of `run` are parsed here; anything
-else (help, an unknown option, a command without `--`) goes to the Typer app, which explains errors.
+`run` is what users type every time they start Claude Code, and Typer's parameter layer costs ~70 ms before
+the command can start. So `run`'s arguments are parsed here, always (Typer's `run` parses its raw arguments
+with this same function): only `--help` goes to Typer. Everything after `--` belongs to the command,
+untouched; before `--` only run's own options are accepted, and none of them is one of claude's short
+options (-c -d -h -n -p -r -v -w), so `orbridge run claude -p hi` is explained instead of misread.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import sys
 
+from .errors import CLIError
+
 # run's options, as declared on the Typer command in main.py (a test keeps the two in step).
-VALUE_OPTIONS = {"--profile": "profile", "-p": "profile", "--provider": "provider", "--base-url": "base_url",
-                 "--model": "model", "-m": "model", "--haiku": "haiku", "--port": "port", "--claude": "claude"}
+VALUE_OPTIONS = {"--profile": "profile", "--provider": "provider", "--base-url": "base_url", "--model": "model",
+                 "-m": "model", "--haiku": "haiku", "--port": "port", "--claude": "claude", "--key-name": "key_name"}
+LIST_OPTIONS = {"--pass-env": "pass_env"}
 FLAG_OPTIONS = {"--print-env": "print_env", "--log-bodies": "log_bodies"}
+HELP_OPTIONS = ("-h", "--help")
+RUN_FIX = "options for the command go after `--`, e.g. orbridge run -- claude -p hi; see orbridge run --help"
+
+
+def parse_port(value: str, any_port: bool) -> int:
+    """A TCP port from the command line; 0 (any free port) only where `any_port`."""
+    low = 0 if any_port else 1
+    if re.fullmatch(r"[0-9]{1,5}", value) and low <= int(value) <= 65535:
+        return int(value)
+    what = "is out of range" if value.isascii() and value.isdigit() else "is not a number"
+    hint = " (0: any free port)" if any_port else ""
+    raise CLIError(f"--port {value!r} {what}", f"give a port from {low} to 65535{hint}", code=2)
 
 
 def parse_run(args: list[str]) -> dict | None:
-    """`run`'s arguments as keyword values, or None when Typer should handle them."""
-    values: dict = {"cmd": []}
+    """`run`'s arguments as keyword values, or None for help; a usage error raises CLIError (exit 2)."""
+    values: dict = {"cmd": [], "pass_env": []}
     i = 0
     while i < len(args):
         arg = args[i]
         if arg == "--":
             values["cmd"] = args[i + 1:]
             break
+        if arg in HELP_OPTIONS:
+            return None
         if arg in FLAG_OPTIONS:
             values[FLAG_OPTIONS[arg]] = True
             i += 1
             continue
-        name, eq, value = arg.partition("=")
-        if name not in VALUE_OPTIONS:
-            return None  # --help, an unknown option, or a command without `--`
+        if not arg.startswith("-") or arg == "-":
+            rest = list(args[i:])
+            if "--" in rest:
+                rest.remove("--")
+            raise CLIError(f"`{shlex.join(rest)}` is a command: orbridge run takes it after `--`",
+                           f"put the command after `--`: {shlex.join(['orbridge', 'run', *args[:i], '--', *rest])}",
+                           code=2)
+        if arg[:2] in VALUE_OPTIONS and len(arg) > 2 and arg[1] != "-":
+            name, eq, value = arg[:2], "=", arg[2:]  # -mMODEL
+        else:
+            name, eq, value = arg.partition("=")
+        key = VALUE_OPTIONS.get(name) or LIST_OPTIONS.get(name)
+        if key is None:
+            fix = "a profile is --profile NAME; " + RUN_FIX if name == "-p" else RUN_FIX
+            raise CLIError(f"unknown option for orbridge run: {name}", fix, code=2)
         if not eq:
             if i + 1 >= len(args):
-                return None
+                raise CLIError(f"{name} needs a value", "see orbridge run --help", code=2)
             i += 1
             value = args[i]
-        values[VALUE_OPTIONS[name]] = value
+        if name in LIST_OPTIONS:
+            values[key].append(value)
+        else:
+            values[key] = value
         i += 1
     if "port" in values:
-        if not values["port"].isdigit():
-            return None
-        values["port"] = int(values["port"])
+        values["port"] = parse_port(values["port"], any_port=True)
     values.setdefault("profile", os.environ.get("ORBRIDGE_PROFILE"))
     values.setdefault("claude", os.environ.get("ORBRIDGE_CLAUDE"))
     return values
 
 
+def start_run(values: dict) -> int:
+    """Run what `parse_run` parsed; the command's exit code."""
+    from .resolve import Overrides
+    from .run import run
+
+    overrides = Overrides(profile=values.get("profile"), provider=values.get("provider"),
+                          base_url=values.get("base_url"), model=values.get("model"), haiku=values.get("haiku"),
+                          key_name=values.get("key_name"))
+    return run(values["cmd"], overrides, port=values.get("port", 0), claude=values.get("claude"),
+               print_env=values.get("print_env", False), log_bodies=values.get("log_bodies", False),
+               pass_env=values["pass_env"])
+
+
 def main() -> None:
     args = sys.argv[1:]
-    parsed = parse_run(args[1:]) if args[:1] == ["run"] else None
-    if parsed is None:
+    if args[:1] != ["run"]:
         from .main import main as typer_main
 
         typer_main()
         return
-    from .errors import CLIError
-    from .resolve import Overrides
-    from .run import exit_now, run
+    from .run import exit_now
 
-    overrides = Overrides(profile=parsed.get("profile"), provider=parsed.get("provider"),
-                          base_url=parsed.get("base_url"), model=parsed.get("model"), haiku=parsed.get("haiku"))
     try:
-        code = run(parsed["cmd"], overrides, port=parsed.get("port", 0), claude=parsed.get("claude"),
-                   print_env=parsed.get("print_env", False), log_bodies=parsed.get("log_bodies", False))
+        parsed = parse_run(args[1:])
+        if parsed is None:
+            from .main import main as typer_main
+
+            typer_main()  # run --help
+            return
+        code = start_run(parsed)
     except CLIError as exc:
         fix = f"\n  fix: {exc.fix}" if exc.fix else ""
         print(f"orbridge: {exc.message}{fix}", file=sys.stderr)

@@ -5,12 +5,37 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import typer
+import typer.core
 
 from .errors import CLIError
 
-EPILOG_RUN = "Example: orbridge run -- claude        orbridge run --model deepseek/deepseek-chat -- claude -p hi"
+# One example per line in both help renderings: rich keeps single newlines, click's plain one needs `\b`.
+EPILOG_RUN = "\b\nExamples:\n" + "\n".join([
+    "  orbridge run                                     Claude Code, on the active profile",
+    "  orbridge run -- -p hi                            claude -p hi (options after `--` go to claude)",
+    "  orbridge run --model deepseek/deepseek-chat -- claude -p hi",
+    "  orbridge run --pass-env GITHUB_TOKEN -- python my_agent.py"])
+
+
+def _flag_type(self, ctx):
+    """Typer 0.29 prints `<bool>` after every flag (`--version <bool>`): flags take no value, show none."""
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+_option_type = typer.core.TyperOption.display_type_rich
+typer.core.TyperOption.display_type_rich = _flag_type
+
+
+class RawArgsCommand(typer.core.TyperCommand):
+    """Keeps the arguments as typed: `run` reads them with entry.parse_run, which knows where `--` was."""
+
+    def parse_args(self, ctx, args):
+        ctx.meta["raw_args"] = list(args)
+        return super().parse_args(ctx, args)
+
 
 app = typer.Typer(
     name="orbridge",
@@ -29,16 +54,21 @@ app.add_typer(keys_app, name="keys")
 
 ProfileOpt = typer.Option(None, "--profile", "-p", help="Profile to use (default: the active one).",
                           envvar="ORBRIDGE_PROFILE")
+RunProfileOpt = typer.Option(None, "--profile", help="Profile to use (default: the active one).",
+                             envvar="ORBRIDGE_PROFILE")  # no -p on run: that is claude's --print
 ProviderOpt = typer.Option(None, "--provider", help="One-off provider preset (openrouter, openai, ollama, ...).")
 BaseUrlOpt = typer.Option(None, "--base-url", help="One-off OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1.")
 ModelOpt = typer.Option(None, "--model", "-m", help="One-off model for every tier.")
 HaikuOpt = typer.Option(None, "--haiku", help="One-off model for the haiku (background) tier.")
+KeyNameOpt = typer.Option(None, "--key-name", metavar="NAME",
+                          help="One-off stored key to use (see orbridge keys set NAME).")
 
 
-def _overrides(profile, provider, base_url, model, haiku):
+def _overrides(profile, provider, base_url, model, haiku, key_name=None):
     from .resolve import Overrides
 
-    return Overrides(profile=profile, provider=provider, base_url=base_url, model=model, haiku=haiku)
+    return Overrides(profile=profile, provider=provider, base_url=base_url, model=model, haiku=haiku,
+                     key_name=key_name)
 
 
 def _version(value: bool) -> None:
@@ -55,41 +85,56 @@ def root(version: bool = typer.Option(False, "--version", callback=_version, is_
     """Run Claude Code on any model."""
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, epilog=EPILOG_RUN)
+@app.command(cls=RawArgsCommand, context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+             epilog=EPILOG_RUN)
 def run(
-    cmd: list[str] = typer.Argument(None, help="The command and its arguments, after `--` (default: claude)."),
-    profile: str = ProfileOpt, provider: str = ProviderOpt, base_url: str = BaseUrlOpt, model: str = ModelOpt,
-    haiku: str = HaikuOpt,
-    port: int = typer.Option(0, "--port", help="Proxy port (default: a free one)."),
+    ctx: typer.Context,
+    cmd: list[str] = typer.Argument(None, metavar="-- CMD ARGS",
+                                    help="The command, after `--` (default: claude; `-- -p hi` is claude -p hi)."),
+    profile: str = RunProfileOpt, provider: str = ProviderOpt, base_url: str = BaseUrlOpt, model: str = ModelOpt,
+    haiku: str = HaikuOpt, key_name: str = KeyNameOpt,
+    port: str = typer.Option(None, "--port", metavar="PORT", help="Proxy port (default: a free one)."),
     claude: str = typer.Option(None, "--claude", help="Path to the claude binary.", envvar="ORBRIDGE_CLAUDE"),
+    pass_env: list[str] = typer.Option(None, "--pass-env", metavar="NAME",
+                                       help="Let the command see variable NAME, which orbridge would withhold "
+                                            "(repeatable)."),
     print_env: bool = typer.Option(False, "--print-env", help="Show the environment the command would get."),
     log_bodies: bool = typer.Option(False, "--log-bodies", help="Also log request bodies (0600 file)."),
 ) -> None:
     """Start the proxy, run CMD (Claude Code by default) wired to it, pass its exit code on."""
+    from .entry import parse_run, start_run
     from .run import exit_now
-    from .run import run as do_run
 
-    code = do_run(cmd or [], _overrides(profile, provider, base_url, model, haiku), port=port, claude=claude,
-                  print_env=print_env, log_bodies=log_bodies)
-    exit_now(code)
+    # The declared options are for --help; the values come from the same parser as the fast path.
+    values = parse_run(ctx.meta["raw_args"])
+    exit_now(start_run(values) if values is not None else 0)
 
 
-@app.command(epilog="Example: orbridge serve --port 8082   then   ANTHROPIC_BASE_URL=... your-client")
+@app.command(epilog="Example: orbridge serve --port 8082 --token-file ~/.config/orbridge/serve-token   "
+                    "then: source the file it prints")
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (loopback by default)."),
-    port: int = typer.Option(8082, "--port", help="Port to listen on."),
-    token: str = typer.Option(None, "--token", envvar="ORBRIDGE_TOKEN", help="Fixed client token (default: random)."),
+    port: str = typer.Option("8082", "--port", metavar="PORT", help="Port to listen on."),
+    token: str = typer.Option(None, "--token", envvar="ORBRIDGE_TOKEN",
+                              help="Fixed client token (default: random). On the command line every local user "
+                                   "sees it in `ps`: prefer --token-file or ORBRIDGE_TOKEN."),
+    token_file: Path = typer.Option(None, "--token-file", metavar="PATH",
+                                    help="Read the fixed client token from the first line of PATH."),
     show_token: bool = typer.Option(False, "--show-token", help="Print the token unmasked."),
-    allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow a non-loopback --host (needs --token)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No line per request."),
+    allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow a non-loopback --host (needs a token)."),
     profile: str = ProfileOpt, provider: str = ProviderOpt, base_url: str = BaseUrlOpt, model: str = ModelOpt,
-    haiku: str = HaikuOpt,
+    haiku: str = HaikuOpt, key_name: str = KeyNameOpt,
     log_bodies: bool = typer.Option(False, "--log-bodies", help="Also log request bodies (0600 file)."),
 ) -> None:
-    """Run the proxy alone in the foreground, for any Anthropic-API client."""
+    """Run the proxy alone in the foreground, for any Anthropic-API client; prints a line per request."""
+    from .entry import parse_port
     from .serve import serve as do_serve
 
-    do_serve(host, port, token, show_token, allow_remote, _overrides(profile, provider, base_url, model, haiku),
-             log_bodies)
+    argv_token = any(a == "--token" or a.startswith("--token=") for a in sys.argv[1:])
+    do_serve(host, parse_port(port, any_port=False), token, show_token, allow_remote,
+             _overrides(profile, provider, base_url, model, haiku, key_name), log_bodies,
+             token_file=token_file, token_on_command_line=argv_token, quiet=quiet)
 
 
 @app.command(epilog="Example: orbridge models --search qwen --tools")
@@ -101,24 +146,26 @@ def models(
     vision: bool = typer.Option(False, "--vision", help="Only models that accept images."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     refresh: bool = typer.Option(False, "--refresh", help="Ignore the 24 h cache."),
+    key_name: str = KeyNameOpt,
 ) -> None:
     """List what a provider offers and what each model can do."""
     from .models_cmd import show
 
-    show(_overrides(profile, provider, base_url, None, None), search, tools, reasoning, vision, as_json, refresh)
+    show(_overrides(profile, provider, base_url, None, None, key_name), search, tools, reasoning, vision, as_json,
+         refresh)
 
 
 @app.command(epilog="Example: orbridge doctor")
 def doctor(
     profile: str = ProfileOpt, provider: str = ProviderOpt, base_url: str = BaseUrlOpt, model: str = ModelOpt,
-    haiku: str = HaikuOpt,
+    haiku: str = HaikuOpt, key_name: str = KeyNameOpt,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     claude: str = typer.Option(None, "--claude", help="Path to the claude binary.", envvar="ORBRIDGE_CLAUDE"),
 ) -> None:
     """Check that everything is wired, with the fix for each failure."""
     from .doctor import doctor as do_doctor
 
-    raise typer.Exit(do_doctor(_overrides(profile, provider, base_url, model, haiku), as_json, claude))
+    raise typer.Exit(do_doctor(_overrides(profile, provider, base_url, model, haiku, key_name), as_json, claude))
 
 
 @app.command(epilog="Example: orbridge logs -f --errors")

@@ -31,20 +31,34 @@ FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, sign
 INSTALL_HINT = "install Claude Code with `npm install -g @anthropic-ai/claude-code`, or pass --claude PATH"
 
 
-def bind(port: int) -> socket.socket:
+def bind(port: int, host: str = "127.0.0.1") -> socket.socket:
+    """The listening socket, or a CLIError that says why it cannot be had and what to do."""
+    import errno
+
     from orbridge.proxy.listen import bind as listen
 
+    if not 0 <= port <= 65535:
+        raise CLIError(f"--port {port} is not a port", "give a number from 1 to 65535", code=2)
     try:
-        return listen("127.0.0.1", port)
+        return listen(host, port)
     except OSError as exc:
-        raise CLIError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", "choose another --port") from None
+        where = f"{host}:{port}"
+        if isinstance(exc, socket.gaierror):
+            raise CLIError(f"cannot listen on {where}: {host} is not a known address", "check --host") from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise CLIError(f"cannot listen on {where}: {host} is not an address of this machine",
+                           "give --host one of this machine's addresses (`ip addr`), or 0.0.0.0 for all") from None
+        if exc.errno == errno.EACCES and 0 < port < 1024:
+            raise CLIError(f"cannot listen on {where}: ports below 1024 need privileges",
+                           "choose a --port from 1024 to 65535") from None
+        raise CLIError(f"cannot listen on {where}: {exc.strerror}", "choose another --port") from None
 
 
 def find_command(cmd: list[str], claude: str | None) -> list[str]:
-    cmd = list(cmd) or ["claude"]
-    if cmd[0].startswith("-"):
-        raise CLIError(f"unknown option for orbridge run: {cmd[0]}",
-                       "see `orbridge run --help`; the command goes after `--`", code=2)
+    """The argv to start: CMD as given, or claude (with CMD as its arguments when CMD starts with an option)."""
+    cmd = list(cmd)
+    if not cmd or cmd[0].startswith("-"):
+        cmd = ["claude", *cmd]  # `orbridge run -- -p hi` is `claude -p hi`
     if cmd[0] == "claude":
         override = claude or os.environ.get("ORBRIDGE_CLAUDE")
         if override:

@@ -1,9 +1,20 @@
-"""`orbridge serve`: the proxy alone, in the foreground, for any Anthropic-API client."""
+"""`orbridge serve`: the proxy alone, in the foreground, for any Anthropic-API client.
+
+It shows what it does (a line per request) and hands over its address and token as a 0600 file to
+`source`, so the token is usable without ever being printed, put on a command line, or restarted for.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 import secrets
+import shlex
+import signal
 import sys
+import tempfile
+import time
+from pathlib import Path
 
 from . import paths
 from .errors import CLIError
@@ -11,33 +22,144 @@ from .keys import mask
 from .resolve import Overrides, proxy_settings, resolve
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+TOKEN_ON_ARGV = ("warning: --token on the command line is visible to every user of this machine (ps); "
+                 "use --token-file PATH or ORBRIDGE_TOKEN")
 
 
 def serve(host: str, port: int, token: str | None, show_token: bool, allow_remote: bool, o: Overrides,
-          log_bodies: bool) -> None:
+          log_bodies: bool, token_file: Path | None = None, token_on_command_line: bool = False,
+          quiet: bool = False) -> None:
+    token = pick_token(token, token_file, token_on_command_line)
     if host not in LOOPBACK and not (allow_remote and token):
         raise CLIError(f"refusing to listen on {host}: the proxy spends your API key for whoever reaches it",
-                       "use --allow-remote together with --token (or ORBRIDGE_TOKEN)")
-    from orbridge.proxy.listen import bind
+                       "use --allow-remote together with --token-file (or ORBRIDGE_TOKEN)")
+    from .run import bind
 
+    sock = bind(port, "127.0.0.1" if host == "localhost" else host)
     try:
-        sock = bind("127.0.0.1" if host == "localhost" else host, port)
-    except OSError as exc:
-        raise CLIError(f"cannot listen on {host}:{port}: {exc.strerror}", "choose another --port") from None
-    resolved = resolve(o)
+        resolved = resolve(o)
+    except BaseException:
+        sock.close()
+        raise
     token = token or secrets.token_urlsafe(32)
     settings = proxy_settings(resolved, token, log_path=paths.request_log(), allow_remote=allow_remote,
                               log_bodies_path=(paths.log_dir() / "bodies.jsonl") if log_bodies else None)
+    port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
+    local_host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, shown_host)  # what a client here dials
+    url = f"http://{local_host}:{port}"
+    env_file = write_env_file(runtime_dir(), port, url, token)
     p = resolved.profile
-    print(f"orbridge proxy on http://{shown_host}:{sock.getsockname()[1]}  profile {p.name} → {p.provider} "
+    print(f"orbridge proxy on http://{shown_host}:{port}  profile {p.name} → {p.provider} "
           f"({p.model or p.tiers()['sonnet']})")
-    print("Point an Anthropic client at it:")
-    print(f"  export ANTHROPIC_BASE_URL=http://{shown_host}:{sock.getsockname()[1]}")
-    print(f"  export ANTHROPIC_AUTH_TOKEN={token if show_token else mask(token)}")
-    if not show_token:
-        print("  (token masked: pass --show-token to print it, or fix one with --token / ORBRIDGE_TOKEN)")
+    print("Point an Anthropic client at it (this file is removed when serve stops):")
+    print(f"  source {shlex.quote(str(env_file))}")
+    if show_token:
+        print(f"  or: export ANTHROPIC_BASE_URL={url} ANTHROPIC_AUTH_TOKEN={shlex.quote(token)}")
+    else:
+        print(f"  (sets ANTHROPIC_BASE_URL={url} and ANTHROPIC_AUTH_TOKEN={mask(token)}; --show-token prints it)")
+    if not quiet:
+        show_requests()
     sys.stdout.flush()
     from orbridge.proxy.server import run_forever
 
-    run_forever(settings, sock)
+    # uvicorn stops on SIGINT/SIGTERM, then raises the signal again: let that end here, through `finally`.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGHUP, lambda *_: os.kill(os.getpid(), signal.SIGTERM))  # terminal closed
+    try:
+        run_forever(settings, sock)
+    finally:
+        _remove(env_file)
+
+
+def pick_token(token: str | None, token_file: Path | None, on_command_line: bool) -> str | None:
+    """--token-file, else --token / ORBRIDGE_TOKEN; warns when the token sits in the command line."""
+    if token and on_command_line:
+        if token_file is not None:
+            raise CLIError("both --token and --token-file were given", "keep --token-file", code=2)
+        print(f"orbridge: {TOKEN_ON_ARGV}", file=sys.stderr)
+    if token_file is None:
+        return token
+    try:
+        first = Path(token_file).expanduser().read_text(encoding="utf-8").splitlines()[:1]
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise CLIError(f"cannot read --token-file {token_file}: {reason}",
+                       "give a readable file whose first line is the token", code=2) from None
+    value = first[0].strip() if first else ""
+    if not value:
+        raise CLIError(f"--token-file {token_file} has no token on its first line",
+                       "write the token on the file's first line", code=2)
+    return value
+
+
+def runtime_dir() -> Path:
+    """Where the env file goes: the per-user runtime dir (tmpfs, gone at logout) if any, else the state dir."""
+    import platformdirs
+
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    return Path(runtime) / paths.APP if runtime else Path(platformdirs.user_state_dir(paths.APP))
+
+
+def write_env_file(directory: Path, port: int, url: str, token: str) -> Path:
+    """`serve-PORT.env`, 0600 in a 0700 dir, written under a temporary name and renamed (never through a link)."""
+    for warning in paths.ensure_private_dir(directory):
+        print(f"orbridge: warning: {warning}", file=sys.stderr)
+    target = directory / f"serve-{port}.env"
+    text = (f"# orbridge serve on port {port} (pid {os.getpid()}); removed when it stops\n"
+            "unset ANTHROPIC_API_KEY  # a real Anthropic key would be sent instead of the token\n"
+            f"export ANTHROPIC_BASE_URL={shlex.quote(url)}\n"
+            f"export ANTHROPIC_AUTH_TOKEN={shlex.quote(token)}\n")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".serve-", suffix=".tmp")  # 0600, O_EXCL
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
+
+
+def _exit_on_signal(signum: int, _frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+def printable(value: object, limit: int = 300) -> str:
+    """Client- and upstream-controlled text, safe for a terminal: control characters shown escaped."""
+    text = str(value)[:limit]
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
+def request_line(r: dict) -> str:
+    """One request, as `serve` shows it: time, model → upstream model, status, ms, tokens, error."""
+    stamp = time.strftime("%H:%M:%S", time.localtime(r.get("time") or time.time()))
+    parts = [stamp, f"{printable(r.get('model') or '?')} → {printable(r.get('upstream_model') or '?')}",
+             str(r.get("status", "?")), f"{r.get('duration_ms') or 0:.0f} ms"]
+    if r.get("input_tokens") is not None or r.get("output_tokens") is not None:
+        parts.append(f"in {r.get('input_tokens') or 0} out {r.get('output_tokens') or 0}")
+    if r.get("error_type") or r.get("error"):
+        parts.append(printable(f"{r.get('error_type') or 'error'}: {r.get('error') or ''}"))
+    return "  ".join(parts)
+
+
+class _RequestFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return request_line(getattr(record, "record", None) or {})
+
+
+def show_requests() -> None:
+    """Print the proxy's per-request records (logger `orbridge.requests`) on stdout."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(_RequestFormatter())
+    logger = logging.getLogger("orbridge.requests")
+    logger.handlers = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False

@@ -253,18 +253,86 @@ def test_fast_run_parser_matches_the_typer_command(home):
     from orbridge.cli.main import app
 
     command = typer.main.get_command(app).commands["run"]
-    declared = {opt for p in command.params for opt in p.opts if opt.startswith("-")}
-    assert declared == set(entry.VALUE_OPTIONS) | set(entry.FLAG_OPTIONS)
+    options = [p for p in command.params if p.opts[0].startswith("-")]
+    assert {o for p in options if p.is_flag for o in p.opts} == set(entry.FLAG_OPTIONS)
+    assert {o for p in options if p.multiple for o in p.opts} == set(entry.LIST_OPTIONS)
+    assert {o for p in options if not p.is_flag and not p.multiple for o in p.opts} == set(entry.VALUE_OPTIONS)
     assert entry.parse_run(["--model", "m", "--port=9", "--print-env", "--", "claude", "-p", "hi"]) == {
         "cmd": ["claude", "-p", "hi"], "model": "m", "port": 9, "print_env": True, "profile": None,
+        "claude": None, "pass_env": []}
+    assert entry.parse_run(["-mM", "--key-name", "gw", "--pass-env", "A", "--pass-env=B", "--", "--", "-p"]) == {
+        "cmd": ["--", "-p"], "model": "M", "key_name": "gw", "pass_env": ["A", "B"], "profile": None,
         "claude": None}
-    for args in (["--help"], ["--bogus", "--", "x"], ["claude", "-p", "x"], ["--port", "x"], ["--model"]):
-        assert entry.parse_run(args) is None, args
+    assert entry.parse_run(["--help"]) is None and entry.parse_run(["--model", "m", "-h"]) is None
     r = home("run", "--help")
-    assert r.returncode == 0 and "--print-env" in r.stdout
+    assert r.returncode == 0 and "--print-env" in r.stdout and "--pass-env" in r.stdout
     add_profile(home)
     r = home("run", "--bogus", "--", "true")
     assert r.returncode == 2 and "unknown option for orbridge run: --bogus" in r.stderr
+
+
+def test_run_usage_errors_are_one_line_and_exit_2(home):
+    import pytest
+
+    from orbridge.cli import entry
+    from orbridge.cli.errors import CLIError
+
+    for args, words in ((["claude", "-p", "x"], "after `--`"), (["--bogus", "--", "x"], "unknown option"),
+                        (["-p", "work"], "--profile NAME"), (["--port", "x"], "not a number"),
+                        (["--port", "65536"], "out of range"), (["--port", "-1"], "not a number"),
+                        (["--model"], "needs a value")):
+        with pytest.raises(CLIError) as caught:
+            entry.parse_run(args)
+        assert caught.value.code == 2 and words in f"{caught.value.message} {caught.value.fix}", args
+    assert entry.parse_run(["--port", "0"])["port"] == 0  # any free port
+    add_profile(home)
+    r = home("run", "--model", "m", "claude", "-p", "hi")
+    assert r.returncode == 2, r.stderr
+    assert r.stderr == ("orbridge: `claude -p hi` is a command: orbridge run takes it after `--`\n"
+                        "  fix: put the command after `--`: orbridge run --model m -- claude -p hi\n")
+    for args in (["run", "--port", "99999"], ["serve", "--port", "99999"], ["serve", "--port", "0"],
+                 ["serve", "--port", "http"]):
+        r = home(*args)
+        assert r.returncode == 2 and r.stderr.startswith("orbridge: --port"), (args, r.stderr)
+        assert len(r.stderr.splitlines()) == 2 and "Traceback" not in r.stderr and "fix: " in r.stderr
+
+
+ARGV_PRINTER = "import json, sys\nprint('ARGV:' + json.dumps(sys.argv[1:]))\n"
+
+
+def test_arguments_after_the_separator_reach_the_command_untouched(home):
+    add_profile(home)
+    fake_claude = home.root / "claude"
+    fake_claude.write_text(f"#!{sys.executable}\n{ARGV_PRINTER}")
+    fake_claude.chmod(0o755)
+    typer_path = [sys.executable, "-c", "from orbridge.cli.main import main; main()"]
+    cases = [(["--", "-p", "hi", "--model", "x"], ["-p", "hi", "--model", "x"]),
+             (["--", "--version"], ["--version"]),
+             (["--", "claude", "-p", "--", "-h"], ["-p", "--", "-h"]),
+             ([], [])]
+    for orbridge_args, expected in cases:
+        for how in ("entry", "typer"):
+            args = ["run", "--claude", str(fake_claude), *orbridge_args]
+            if how == "entry":
+                r = home(*args)
+            else:
+                r = subprocess.run([*typer_path, *args], env=home.env, capture_output=True, text=True, timeout=60)
+            assert r.returncode == 0, (how, orbridge_args, r.stderr)
+            assert json.loads(r.stdout.split("ARGV:")[1]) == expected, (how, orbridge_args)
+    r = subprocess.run([*typer_path, "run", "claude", "-p", "hi"], env=home.env, capture_output=True, text=True)
+    assert r.returncode != 0 and "put the command after `--`" in r.stderr
+
+
+def test_help_shows_no_bool_metavar_and_one_example_per_line(home):
+    for color in ({}, {"NO_COLOR": ""}):
+        env = dict(home.env)
+        env.pop("NO_COLOR", None)
+        env.update(color)
+        out = subprocess.run([*ORBRIDGE, "run", "--help"], env=env, capture_output=True, text=True).stdout
+        out += subprocess.run([*ORBRIDGE, "--help"], env=env, capture_output=True, text=True).stdout
+        assert "<bool>" not in out and "default: 0" not in out and "--version" in out
+        examples = [line.strip() for line in out.splitlines() if line.strip().startswith("orbridge run")]
+        assert len(examples) >= 3 and examples[1].startswith("orbridge run -- -p hi "), out
 
 
 def test_logs_follow_prints_new_requests(home):
