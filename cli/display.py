@@ -62,29 +62,37 @@ def tokens(n: object) -> str:
 
 
 def fit(columns: dict[str, int], width: int, fold: Sequence[str] = (),
-        flexible: dict[str, int | None] | None = None) -> dict[str, int]:
+        flexible: dict[str, int | None] | None = None, extras: int = 0) -> dict[str, int]:
     """Widths of the columns to show in `width` cells, in the order of `columns`.
 
     `columns` maps each column to its width (the minimum for a flexible one). Columns named in `fold` are
-    dropped, first to last, until the rest fit with one space between them; then the spare cells go to the
-    `flexible` columns, shared evenly, each up to its natural width (None: no limit).
+    dropped, first to last, until the rest fit with one space between them; the first `extras` of them also
+    go while a flexible column would be cut. Then the spare cells go to the `flexible` columns, shared
+    evenly, each up to its natural width (None: no limit).
     """
     flexible = flexible or {}
     shown = dict(columns)
-    for name in fold:
-        if sum(shown.values()) + len(shown) - 1 <= width:
+
+    def spare() -> int:
+        return width - (sum(shown.values()) + len(shown) - 1)
+
+    def short() -> int:
+        return sum(max((flexible[n] or width) - shown[n], 0) for n in shown if n in flexible)
+
+    for i, name in enumerate(fold):
+        if spare() >= 0 and (i >= extras or short() <= spare()):
             break
         shown.pop(name, None)
-    spare = width - (sum(shown.values()) + len(shown) - 1)
+    left = spare()
     growing = [n for n in shown if n in flexible and (flexible[n] is None or flexible[n] > shown[n])]
-    while spare > 0 and growing:
-        share = max(spare // len(growing), 1)
+    while left > 0 and growing:
+        share = max(left // len(growing), 1)
         for name in list(growing):
             limit = flexible[name]
-            add = min(share, spare, limit - shown[name] if limit is not None else share)
+            add = min(share, left, limit - shown[name] if limit is not None else share)
             shown[name] += add
-            spare -= add
-            if (limit is not None and shown[name] >= limit) or spare <= 0:
+            left -= add
+            if (limit is not None and shown[name] >= limit) or left <= 0:
                 growing.remove(name)
     return shown
 

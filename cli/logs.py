@@ -3,10 +3,12 @@
 Model names and error text in the log come from clients and upstreams: they are shown through
 `display.plain` (table) or `display.dumps` (`--json`), never as markup or raw control characters.
 
-The table fits the terminal. Always shown whole: time (to the second), model → upstream (ellipsized when
-long), status, ms, in and out tokens, cost, and the error with `--errors`. When the width runs short the
-other columns fold away in this order: session, ttft, cached, then error (without `--errors`). Widths do
-not depend on the rows when following, so `-f` prints its header once and every batch lines up under it.
+The table fits the terminal. Always shown whole: time (to the second), model (the upstream model, with
+its route; ellipsized when long), status ("cancelled" for a cancellation), ms, in and out tokens, cost,
+and the error with `--errors`. When the width runs short the other columns fold away in this order:
+session, ttft, requested (the model the client asked for), cached, then error (without `--errors`).
+Widths do not depend on the rows when following, so `-f` prints its header once and every batch lines up
+under it.
 
 A cancelled request (status 499, error_type "cancelled": the client hung up, e.g. Esc in Claude Code) is
 shown in yellow, not as an error, and `--errors` leaves it out.
@@ -24,10 +26,12 @@ from pathlib import Path
 from . import display, paths
 from .errors import CLIError
 
-# column -> fixed width (the minimum for the flexible model and error columns)
-WIDTHS = {"time": 14, "session": 8, "model → upstream": 16, "status": 6, "ms": 5, "ttft": 5, "in": 5, "out": 5,
-          "cached": 6, "cost": 8, "error": 12}
-FOLD = ("session", "ttft", "cached", "error")
+# column -> fixed width (the minimum for the flexible ones); --errors has no cancelled rows and needs the error
+WIDTHS = {"time": 14, "session": 8, "requested": 14, "model": 20, "status": 9, "ms": 5, "ttft": 5, "in": 5,
+          "out": 5, "cached": 6, "cost": 8, "error": 12}
+ERRORS_WIDTHS = {**WIDTHS, "model": 14, "status": 6, "error": 16}
+FLEXIBLE = {"requested": 20, "model": 32, "error": 60}  # widths worth folding session and ttft for
+FOLD = ("session", "ttft", "requested", "cached", "error")  # session and ttft also give way to a cut model/error
 RIGHT = ("status", "ms", "ttft", "in", "out", "cached", "cost")
 
 
@@ -53,27 +57,29 @@ def _cells(rec: dict) -> dict[str, str]:
     stamp = rec.get("time")
     when = datetime.fromtimestamp(stamp).strftime("%m-%d %H:%M:%S") if isinstance(stamp, (int, float)) else "?"
     route = rec.get("route")
-    error = ""
-    if rec.get("error_type"):
-        error = str(rec["error_type"]) + (f": {rec['error']}" if rec.get("error") else "")
+    model = rec.get("upstream_model") or rec.get("model") or ""
+    cancelled = is_cancelled(rec)
+    error = "" if cancelled else rec.get("error") or rec.get("error_type") or ""
     return {
-        "time": when, "session": str(rec.get("session") or "")[:8],
-        "model → upstream": f"{rec.get('model', '')} → {rec.get('upstream_model', '')}"
-        + (f" ({route})" if route not in (None, "default") else ""),
-        "status": str(rec.get("status", "")), "ms": _ms(rec.get("duration_ms")), "ttft": _ms(rec.get("ttft_ms")),
-        "in": display.tokens(rec.get("input_tokens")), "out": display.tokens(rec.get("output_tokens")),
-        "cached": display.tokens(rec.get("cache_read_input_tokens")), "cost": display.cost(rec.get("cost")),
-        "error": error,
+        "time": when, "session": str(rec.get("session") or "")[:8], "requested": str(rec.get("model") or ""),
+        "model": f"{model}" + (f" ({route})" if route not in (None, "default") else ""),
+        "status": "cancelled" if cancelled else str(rec.get("status", "")), "ms": _ms(rec.get("duration_ms")),
+        "ttft": _ms(rec.get("ttft_ms")), "in": display.tokens(rec.get("input_tokens")),
+        "out": display.tokens(rec.get("output_tokens")), "cached": display.tokens(rec.get("cache_read_input_tokens")),
+        "cost": display.cost(rec.get("cost")), "error": str(error),
     }
 
 
 def layout(width: int, errors: bool, records: list[dict] | None = None) -> dict[str, int]:
     """Column widths for a terminal `width` wide; flexible columns fit `records`, or fill the width if None."""
-    flexible: dict[str, int | None] = {"model → upstream": None, "error": None}
+    natural: dict[str, int | None] = dict.fromkeys(FLEXIBLE)
     if records is not None:
         cells = [_cells(r) for r in records]
-        flexible = {name: display.natural((display.plain(c[name]) for c in cells), name) for name in flexible}
-    return display.fit(WIDTHS, width, FOLD[:-1] if errors else FOLD, flexible)
+        natural = {name: display.natural((display.plain(c[name]) for c in cells), name) for name in FLEXIBLE}
+    wanted = {name: min(natural[name] or cap, cap) for name, cap in FLEXIBLE.items()}
+    base = ERRORS_WIDTHS if errors else WIDTHS
+    shown = display.fit(base, width, FOLD[:-1] if errors else FOLD, wanted, extras=2)
+    return display.fit({name: base[name] for name in shown}, width, (), natural)
 
 
 def render(records: list[dict], widths: dict[str, int], header: bool = True):
@@ -96,8 +102,8 @@ def _parse(line: str) -> dict | None:
 
 def show(follow: bool, lines: int, as_json: bool, errors: bool, path: Path | None = None) -> None:
     if lines < 0 or (lines == 0 and not follow):
-        raise CLIError(f"-n {lines}: expected a number of requests, 1 or more", "for example: orbridge logs -n 50"
-                       + ("" if follow else "   (-n 0 only with -f: new requests only)"), code=2)
+        raise CLIError(f"-n {lines}: expected how many recent requests to show, 1 or more",
+                       "orbridge logs -n 50   (or orbridge logs -f -n 0: only requests from now on)", code=2)
     path = path or paths.request_log()
     wanted = is_error if errors else (lambda rec: True)
     recent: deque = deque(maxlen=lines or 1)
