@@ -1,4 +1,18 @@
-"""`orbridge logs`: the request log as a table, raw JSON lines, or followed live."""
+"""`orbridge logs`: the request log as a table, raw JSON lines, or followed live.
+
+Model names and error text in the log come from clients and upstreams: they are shown through
+`display.plain` (table) or `display.dumps` (`--json`), never as markup or raw control characters.
+
+The table fits the terminal. Always shown whole: time (to the second), model (the upstream model, with
+its route; ellipsized when long), status ("cancelled" for a cancellation), ms, in and out tokens, cost,
+and the error with `--errors`. When the width runs short the other columns fold away in this order:
+session, ttft, requested (the model the client asked for), cached, then error (without `--errors`).
+Widths do not depend on the rows when following, so `-f` prints its header once and every batch lines up
+under it.
+
+A cancelled request (status 499, error_type "cancelled": the client hung up, e.g. Esc in Claude Code) is
+shown in yellow, not as an error, and `--errors` leaves it out.
+"""
 
 from __future__ import annotations
 
@@ -9,27 +23,73 @@ from collections import deque
 from datetime import datetime
 from pathlib import Path
 
-from . import paths
+from . import display, paths
+from .errors import CLIError
 
-COLUMNS = ("time", "session", "model → upstream", "status", "ms", "ttft", "in", "out", "cached", "cost", "error")
+# column -> fixed width (the minimum for the flexible ones); --errors has no cancelled rows and needs the error
+WIDTHS = {"time": 14, "session": 8, "requested": 14, "model": 20, "status": 9, "ms": 5, "ttft": 5, "in": 5,
+          "out": 5, "cached": 6, "cost": 8, "error": 12}
+ERRORS_WIDTHS = {**WIDTHS, "model": 14, "status": 6, "error": 16}
+FLEXIBLE = {"requested": 20, "model": 32, "error": 60}  # widths worth folding session and ttft for
+FOLD = ("session", "ttft", "requested", "cached", "error")  # session and ttft also give way to a cut model/error
+RIGHT = ("status", "ms", "ttft", "in", "out", "cached", "cost")
 
 
-def _is_error(rec: dict) -> bool:
-    return rec.get("status", 200) >= 400 or bool(rec.get("error_type"))
+def is_cancelled(rec: dict) -> bool:
+    return rec.get("error_type") == "cancelled"
 
 
-def _row(rec: dict) -> list[str]:
-    when = datetime.fromtimestamp(rec.get("time", 0)).strftime("%m-%d %H:%M:%S")
-    cost = rec.get("cost")
-    return [
-        when, (rec.get("session") or "")[:8], f"{rec.get('model', '')} → {rec.get('upstream_model', '')}"
-        + (f" ({rec['route']})" if rec.get("route") not in (None, "default") else ""),
-        str(rec.get("status", "")), f"{rec.get('duration_ms', 0):.0f}",
-        "" if rec.get("ttft_ms") is None else f"{rec['ttft_ms']:.0f}",
-        str(rec.get("input_tokens", "")), str(rec.get("output_tokens", "")),
-        str(rec.get("cache_read_input_tokens", "")), "" if cost is None else f"{cost:.5f}",
-        f"{rec.get('error_type', '')}: {rec.get('error', '')}" if rec.get("error_type") else "",
-    ]
+def is_error(rec: dict) -> bool:
+    """Failed requests; a cancellation is the user's choice, not a failure."""
+    if is_cancelled(rec):
+        return False
+    status = rec.get("status", 200)
+    return (isinstance(status, int) and status >= 400) or bool(rec.get("error_type"))
+
+
+def _ms(value: object) -> str:
+    if not isinstance(value, (int, float)):
+        return ""
+    return f"{value:.0f}" if value < 99_999.5 else f"{value / 1000:.0f}s"
+
+
+def _cells(rec: dict) -> dict[str, str]:
+    stamp = rec.get("time")
+    when = datetime.fromtimestamp(stamp).strftime("%m-%d %H:%M:%S") if isinstance(stamp, (int, float)) else "?"
+    route = rec.get("route")
+    model = rec.get("upstream_model") or rec.get("model") or ""
+    cancelled = is_cancelled(rec)
+    error = "" if cancelled else rec.get("error") or rec.get("error_type") or ""
+    return {
+        "time": when, "session": str(rec.get("session") or "")[:8], "requested": str(rec.get("model") or ""),
+        "model": f"{model}" + (f" ({route})" if route not in (None, "default") else ""),
+        "status": "cancelled" if cancelled else str(rec.get("status", "")), "ms": _ms(rec.get("duration_ms")),
+        "ttft": _ms(rec.get("ttft_ms")), "in": display.tokens(rec.get("input_tokens")),
+        "out": display.tokens(rec.get("output_tokens")), "cached": display.tokens(rec.get("cache_read_input_tokens")),
+        "cost": display.cost(rec.get("cost")), "error": str(error),
+    }
+
+
+def layout(width: int, errors: bool, records: list[dict] | None = None) -> dict[str, int]:
+    """Column widths for a terminal `width` wide; flexible columns fit `records`, or fill the width if None."""
+    natural: dict[str, int | None] = dict.fromkeys(FLEXIBLE)
+    if records is not None:
+        cells = [_cells(r) for r in records]
+        natural = {name: display.natural((display.plain(c[name]) for c in cells), name) for name in FLEXIBLE}
+    wanted = {name: min(natural[name] or cap, cap) for name, cap in FLEXIBLE.items()}
+    base = ERRORS_WIDTHS if errors else WIDTHS
+    shown = display.fit(base, width, FOLD[:-1] if errors else FOLD, wanted, extras=2)
+    return display.fit({name: base[name] for name in shown}, width, (), natural)
+
+
+def render(records: list[dict], widths: dict[str, int], header: bool = True):
+    """The rows as a rich table with these column widths."""
+    table = display.table(widths, RIGHT, show_header=header)
+    for rec in records:
+        style = "yellow" if is_cancelled(rec) else "red" if is_error(rec) else ""
+        cells = _cells(rec)
+        table.add_row(*(display.text(cells[name]) for name in widths), style=style)
+    return table
 
 
 def _parse(line: str) -> dict | None:
@@ -40,39 +100,36 @@ def _parse(line: str) -> dict | None:
     return rec if isinstance(rec, dict) else None
 
 
-def _emit(records: list[dict], as_json: bool) -> None:
-    if as_json:
-        for rec in records:
-            print(json.dumps(rec, ensure_ascii=False))
-        sys.stdout.flush()
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False)
-    for col in COLUMNS:
-        table.add_column(col, no_wrap=col != "error", overflow="fold")
-    for rec in records:
-        table.add_row(*_row(rec), style="red" if _is_error(rec) else None)
-    Console().print(table)
-
-
 def show(follow: bool, lines: int, as_json: bool, errors: bool, path: Path | None = None) -> None:
+    if lines < 0 or (lines == 0 and not follow):
+        raise CLIError(f"-n {lines}: expected how many recent requests to show, 1 or more",
+                       "orbridge logs -n 50   (or orbridge logs -f -n 0: only requests from now on)", code=2)
     path = path or paths.request_log()
-    recent: deque = deque(maxlen=max(lines, 0) or None)
+    wanted = is_error if errors else (lambda rec: True)
+    recent: deque = deque(maxlen=lines or 1)
     position = 0
     if path.exists():
         with path.open(encoding="utf-8", errors="replace") as fh:
             for line in fh:
                 rec = _parse(line)
-                if rec and (not errors or _is_error(rec)):
+                if rec and wanted(rec):
                     recent.append(rec)
             position = fh.tell()
     elif not follow:
         print(f"no requests logged yet ({path})", file=sys.stderr)
         return
-    if lines:
-        _emit(list(recent), as_json)
+    batch = list(recent) if lines else []
+    if as_json:
+        _print_json(batch)
+    else:
+        from rich.console import Console
+
+        console = Console()
+        if not batch and not follow:
+            print("no failed requests in the log" if errors else "no requests in the log", file=sys.stderr)
+            return
+        widths = layout(console.width, errors, None if follow else batch)
+        console.print(render(batch, widths))
     if not follow:
         return
     try:
@@ -82,11 +139,25 @@ def show(follow: bool, lines: int, as_json: bool, errors: bool, path: Path | Non
                 continue
             if path.stat().st_size < position:
                 position = 0  # rotated
+            new = []
             with path.open(encoding="utf-8", errors="replace") as fh:
                 fh.seek(position)
-                new = [r for r in map(_parse, fh.readlines()) if r and (not errors or _is_error(r))]
-                position = fh.tell()
-            if new:
-                _emit(new, as_json)
+                for line in iter(fh.readline, ""):
+                    if not line.endswith("\n"):
+                        break  # the writer is mid-line: read it whole next time
+                    position = fh.tell()
+                    rec = _parse(line)
+                    if rec and wanted(rec):
+                        new.append(rec)
+            if new and as_json:
+                _print_json(new)
+            elif new:
+                console.print(render(new, widths, header=False))
     except KeyboardInterrupt:
         return
+
+
+def _print_json(records: list[dict]) -> None:
+    for rec in records:
+        print(display.dumps(rec))
+    sys.stdout.flush()

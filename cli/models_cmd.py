@@ -1,14 +1,24 @@
-"""`orbridge models`: a provider's catalogue as a table (or JSON), filtered by what models can do."""
+"""`orbridge models`: a provider's catalogue as a table (or JSON), filtered by what models can do.
+
+Ids are never broken or cut: the id column is as wide as the longest id shown (a catalogue's text is
+untrusted and goes through `display`). When the terminal is narrow the other columns give way in this
+order: tools/think/image become one compact `caps` column (`T R V`: tools, reasoning, vision; `·` no,
+`?` unknown), then max out, $/M out, $/M in, context and caps go. Only an id wider than the terminal
+itself is folded onto a second line.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import sys
 
-from . import catalogue, config, keys
+from . import catalogue, config, display, keys
 from .errors import CLIError
 from .resolve import Overrides, apply
+
+MANY = 200  # past this many rows, suggest narrowing the list
+FULL = {"context": 7, "max out": 7, "$/M in": 6, "$/M out": 7, "tools": 5, "think": 5, "image": 5}
+COMPACT = {"context": 7, "max out": 7, "$/M in": 6, "$/M out": 7, "caps": 5}
+FOLD = ("max out", "$/M out", "$/M in", "context", "caps")
 
 
 def _fmt_int(n: int | None) -> str:
@@ -21,8 +31,52 @@ def _fmt_price(p: float | None) -> str:
     return "?" if p is None else f"{p:.2f}"
 
 
-def _flag(v: bool | None) -> str:
-    return "?" if v is None else ("✓" if v else "·")
+def _flag(v: bool | None, letter: str = "✓") -> str:
+    return "?" if v is None else (letter if v else "·")
+
+
+def _cells(m: catalogue.ModelEntry) -> dict[str, str]:
+    return {"id": display.plain(m.id), "context": _fmt_int(m.context_length), "max out": _fmt_int(m.max_output),
+            "$/M in": _fmt_price(m.price_in), "$/M out": _fmt_price(m.price_out), "tools": _flag(m.tools),
+            "think": _flag(m.reasoning), "image": _flag(m.vision),
+            "caps": " ".join((_flag(m.tools, "T"), _flag(m.reasoning, "R"), _flag(m.vision, "V")))}
+
+
+def layout(ids: list[str], width: int) -> dict[str, int]:
+    """Column widths: the id whole, then as many other columns as fit, compact flags before dropping any."""
+    need = display.natural(ids, "id")
+    full = {"id": need, **FULL}
+    if sum(full.values()) + len(full) - 1 <= width:
+        return full
+    widths = display.fit({"id": need, **COMPACT}, width, FOLD)
+    if widths["id"] > width:
+        widths["id"] = width  # only an id wider than the terminal: fold it rather than lose its end
+    return widths
+
+
+def _age(seconds: float) -> str:
+    if seconds < 90:
+        return "just now"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.0f} h ago" if seconds < 2 * 86400 else f"{seconds / 86400:.0f} days ago"
+
+
+def render(title: str, rows: list[catalogue.ModelEntry], width: int):
+    cells = [_cells(m) for m in rows]
+    widths = layout([c["id"] for c in cells], width)
+    table = display.table(widths, ("context", "max out", "$/M in", "$/M out"), title=display.text(title))
+    for name in ("tools", "think", "image", "caps"):
+        if name in widths:
+            table.columns[list(widths).index(name)].justify = "center"
+    table.columns[0].overflow = "fold"
+    table.columns[0].no_wrap = False
+    if "caps" in widths:
+        table.caption = "caps: T tools, R reasoning, V vision (· no, ? unknown)"
+        table.caption_justify = "left"
+    for c in cells:
+        table.add_row(*(display.text(c[name]) for name in widths))
+    return table
 
 
 def show(o: Overrides, search: str | None, tools: bool, reasoning: bool, vision: bool, as_json: bool,
@@ -40,7 +94,7 @@ def show(o: Overrides, search: str | None, tools: bool, reasoning: bool, vision:
             cat, warning = catalogue.load(url, None if profile.catalogue_url else key, refresh=refresh,
                                           kind="openai" if profile.catalogue_url else profile.kind)
     if warning:
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(display.text(warning), style="yellow")
     if cat is None:
         raise CLIError(f"no model list for {profile.provider}", "check your network, then run "
                        "`orbridge models --refresh`")
@@ -55,17 +109,17 @@ def show(o: Overrides, search: str | None, tools: bool, reasoning: bool, vision:
     if vision:
         rows = [m for m in rows if m.vision]
     if as_json:
-        json.dump([dataclasses.asdict(m) for m in rows], sys.stdout, indent=1)
-        print()
+        print(display.dumps([dataclasses.asdict(m) for m in rows], indent=1))
         return
-    from rich.table import Table
-
-    age = f" (cached {cat.age / 3600:.1f} h ago)" if cat.source == "cache" else ""
-    table = Table(title=f"{profile.provider}: {len(rows)} models{age}", title_justify="left")
-    for col, just in (("id", "left"), ("context", "right"), ("max out", "right"), ("$/M in", "right"),
-                      ("$/M out", "right"), ("tools", "center"), ("think", "center"), ("image", "center")):
-        table.add_column(col, justify=just, overflow="fold", min_width=30 if col == "id" else len(col))
-    for m in rows:
-        table.add_row(m.id, _fmt_int(m.context_length), _fmt_int(m.max_output), _fmt_price(m.price_in),
-                      _fmt_price(m.price_out), _flag(m.tools), _flag(m.reasoning), _flag(m.vision))
-    Console().print(table)
+    if not rows:
+        flags = [f"--search {search!r}"] if search else []
+        flags += [flag for flag, on in (("--tools", tools), ("--reasoning", reasoning), ("--vision", vision)) if on]
+        console.print(display.text(f"no {profile.provider} model matches {' '.join(flags)} (of {len(cat.models)} "
+                                   f"listed)" if flags else f"{profile.provider} lists no models"))
+        return
+    age = f" (cached {_age(cat.age)})" if cat.source == "cache" else ""
+    title = f"{profile.provider}: {len(rows)} model{'s' if len(rows) != 1 else ''}{age}"
+    out = Console()
+    out.print(render(title, rows, out.width))
+    if len(rows) > MANY:
+        console.print(f"{len(rows)} models: narrow the list with --search TEXT, --tools, --reasoning or --vision")

@@ -1,4 +1,9 @@
-"""`orbridge usage`: requests, tokens and cost from the request log, grouped by model, day or profile."""
+"""`orbridge usage`: requests, tokens and cost from the request log, grouped by model, day or profile.
+
+Errors and cancellations (the client hung up: Esc or Ctrl-C in Claude Code) are counted apart, as
+`logs --errors` does. At 80 columns the table keeps the group, requests, in, out and cost; the rest fold
+away in this order: cache read, cancelled, errors. Group names are untrusted text (see `display`).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,9 @@ from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 
-from . import paths
+from . import display, paths
 from .errors import CLIError
+from .logs import is_cancelled, is_error
 
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 FIELDS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
@@ -43,7 +49,8 @@ def records(path: Path) -> list[dict]:
 
 
 def summarise(recs: list[dict], since: float, by: str) -> list[dict]:
-    groups: dict[str, dict] = defaultdict(lambda: {"requests": 0, "errors": 0, "cost": 0.0, **dict.fromkeys(FIELDS, 0)})
+    groups: dict[str, dict] = defaultdict(lambda: {"requests": 0, "errors": 0, "cancelled": 0, "cost": 0.0,
+                                                   **dict.fromkeys(FIELDS, 0)})
     for rec in recs:
         if rec.get("time", 0) < since:
             continue
@@ -55,7 +62,8 @@ def summarise(recs: list[dict], since: float, by: str) -> list[dict]:
             key = str(rec.get("upstream_model") or rec.get("model") or "?")
         g = groups[key]
         g["requests"] += 1
-        g["errors"] += 1 if rec.get("status", 200) >= 400 else 0
+        g["errors"] += is_error(rec)
+        g["cancelled"] += is_cancelled(rec)
         for f in FIELDS:
             value = rec.get(f)
             g[f] += value if isinstance(value, int) else 0
@@ -64,27 +72,43 @@ def summarise(recs: list[dict], since: float, by: str) -> list[dict]:
     return [{by: k, **v} for k, v in sorted(groups.items())]
 
 
+HEADERS = {"requests": 8, "errors": 6, "cancelled": 9, "in": 6, "out": 6, "cache read": 10, "cost": 8}
+FOLD = ("cache read", "cancelled", "errors")
+
+
+def _cells(r: dict, by: str, name: str) -> dict[str, str]:
+    return {by: name, "requests": str(r["requests"]), "errors": str(r["errors"]), "cancelled": str(r["cancelled"]),
+            "in": display.tokens(r["input_tokens"]), "out": display.tokens(r["output_tokens"]),
+            "cache read": display.tokens(r["cache_read_input_tokens"]), "cost": display.cost(r["cost"])}
+
+
+def render(rows: list[dict], by: str, since: str, width: int):
+    """The groups and their total as a table at most `width` cells wide."""
+    need = display.natural((display.plain(r[by]) for r in rows), by, floor=len("total"))
+    widths = display.fit({by: min(need, 28), **HEADERS}, width, FOLD, {by: need})
+    table = display.table(widths, HEADERS, title=display.text(f"usage over the last {since}, by {by}"))
+    total = {"requests": 0, "errors": 0, "cancelled": 0, "cost": 0.0, **dict.fromkeys(FIELDS, 0)}
+    for r in rows:
+        cells = _cells(r, by, display.plain(r[by]))
+        table.add_row(*(display.text(cells[name]) for name in widths))
+        for k in total:
+            total[k] += r[k]
+    cells = _cells(total, by, "total")
+    table.add_row(*(display.text(cells[name]) for name in widths), style="bold")
+    return table
+
+
 def show(since: str, by: str, as_json: bool, path: Path | None = None) -> None:
     if by not in ("model", "day", "profile"):
         raise CLIError(f"--by {by!r}: expected model, day or profile")
     rows = summarise(records(path or paths.request_log()), parse_since(since), by)
     if as_json:
-        json.dump(rows, sys.stdout, indent=1)
-        print()
+        print(display.dumps(rows, indent=1))
         return
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(title=f"usage over the last {since}, by {by}", title_justify="left")
-    for col in (by, "requests", "errors", "input", "output", "cache read", "cost $"):
-        table.add_column(col, justify="left" if col == by else "right")
-    total = {"requests": 0, "errors": 0, "cost": 0.0, **dict.fromkeys(FIELDS, 0)}
-    for r in rows:
-        table.add_row(r[by], str(r["requests"]), str(r["errors"]), f"{r['input_tokens']:,}",
-                      f"{r['output_tokens']:,}", f"{r['cache_read_input_tokens']:,}", f"{r['cost']:.4f}")
-        for k in total:
-            total[k] += r[k]
-    table.add_row("total", str(total["requests"]), str(total["errors"]), f"{total['input_tokens']:,}",
-                  f"{total['output_tokens']:,}", f"{total['cache_read_input_tokens']:,}", f"{total['cost']:.4f}",
-                  style="bold")
-    Console().print(table)
+    console = Console()
+    if not rows:
+        print(f"no requests in the last {since}", file=sys.stderr)
+        return
+    console.print(render(rows, by, since, console.width))
