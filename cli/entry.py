@@ -96,6 +96,9 @@ def start_run(values: dict) -> int:
 
 
 def main() -> None:
+    from .paths import private_umask
+
+    private_umask()  # what orbridge creates is private; a command it starts gets the user's umask back
     args = sys.argv[1:]
     if args[:1] != ["run"]:
         from .main import main as typer_main

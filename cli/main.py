@@ -304,6 +304,9 @@ def profile_remove(name: str = typer.Argument(...)) -> None:
 
 
 def main() -> None:
+    from .paths import private_umask
+
+    private_umask()
     try:
         app()
     except CLIError as exc:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from . import catalogue, config, display, keys
+from . import catalogue, config, display
 from .errors import CLIError
-from .resolve import Overrides, apply
+from .resolve import Overrides, apply, key_for
 
 MANY = 200  # past this many rows, suggest narrowing the list
 FULL = {"context": 7, "max out": 7, "$/M in": 6, "$/M out": 7, "tools": 5, "think": 5, "image": 5}
@@ -82,7 +82,7 @@ def render(title: str, rows: list[catalogue.ModelEntry], width: int):
 def show(o: Overrides, search: str | None, tools: bool, reasoning: bool, vision: bool, as_json: bool,
          refresh: bool) -> None:
     profile = apply(config.load().get(o.profile), o)
-    key, _ = keys.lookup(profile.key_id, profile.env_var)
+    key, _source, _label = key_for(profile)  # only where the key belongs, as for run
     from rich.console import Console
 
     console = Console(stderr=True)

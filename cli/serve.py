@@ -26,6 +26,22 @@ TOKEN_ON_ARGV = ("warning: --token on the command line is visible to every user 
                  "use --token-file PATH or ORBRIDGE_TOKEN")
 
 
+def _redact_logs(resolved, token: str) -> None:
+    """Whatever the proxy or uvicorn log on this terminal passes the redactor (keys, token, URL passwords)."""
+    import logging
+
+    from orbridge.proxy.redaction import RedactingFilter, for_upstream
+
+    p = resolved.profile
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter(for_upstream(resolved.api_key, p.base_url, p.headers, token)))
+    for name in ("orbridge.proxy", "uvicorn.error", "httpx"):
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.propagate = False
+
+
 def serve(host: str, port: int, token: str | None, show_token: bool, allow_remote: bool, o: Overrides,
           log_bodies: bool, token_file: Path | None = None, token_on_command_line: bool = False,
           quiet: bool = False) -> None:
@@ -58,8 +74,11 @@ def serve(host: str, port: int, token: str | None, show_token: bool, allow_remot
         print(f"  or: export ANTHROPIC_BASE_URL={url} ANTHROPIC_AUTH_TOKEN={shlex.quote(token)}")
     else:
         print(f"  (sets ANTHROPIC_BASE_URL={url} and ANTHROPIC_AUTH_TOKEN={mask(token)}; --show-token prints it)")
+    for warning in resolved.warnings():
+        print(f"orbridge: warning: {warning}", file=sys.stderr)
     if not quiet:
         show_requests()
+    _redact_logs(resolved, token)
     sys.stdout.flush()
     from orbridge.proxy.server import run_forever
 
