@@ -22,6 +22,7 @@ from .messages import Call, error_response
 from .request_log import RequestLog
 from .routing import choose_model
 from .settings import Settings
+from .upstreams.http import COMPLETION_LIMIT, ERROR_BODY_LIMIT, BodyTooLarge, make_client, read_limited
 
 FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
 
@@ -65,6 +66,13 @@ def _usage_from(events: list[sse.SSEEvent], call: Call) -> None:
             call.stop_reason = (data.get("delta") or {}).get("stop_reason")
 
 
+async def _read(response: httpx.Response, limit: int, what: str) -> bytes:
+    try:
+        return await read_limited(response, limit, what)
+    finally:
+        await response.aclose()
+
+
 class PassthroughHandler:
     def __init__(self, settings: Settings, log: RequestLog, client: httpx.AsyncClient | None = None) -> None:
         self.settings = settings
@@ -72,8 +80,7 @@ class PassthroughHandler:
         up = settings.upstream
         self.url = up.base_url.rstrip("/") + ("/messages" if up.base_url.rstrip("/").endswith("/v1")
                                               else "/v1/messages")
-        self.client = client or httpx.AsyncClient(timeout=httpx.Timeout(up.timeout, connect=up.connect_timeout),
-                                                  limits=httpx.Limits(max_connections=512), trust_env=False)
+        self.client = client or make_client(up)
         self.headers = {"content-type": "application/json", "user-agent": f"orbridge/{__version__}",
                         **up.headers}
         if up.api_key:
@@ -110,16 +117,21 @@ class PassthroughHandler:
             err = from_upstream(UpstreamError(0, f"{type(exc).__name__}: {exc}", {}, provider))
             self._done(call, err)
             return error_response(err)
+        try:
+            if response.status_code >= 400:
+                raw = await _read(response, ERROR_BODY_LIMIT, "its error body")
+            elif not call.stream:
+                raw = await _read(response, COMPLETION_LIMIT, "the answer body")
+        except (BodyTooLarge, httpx.HTTPError) as exc:
+            err = ProxyError(502, "api_error", f"{provider} answered {response.status_code}, and {exc}")
+            self._done(call, err)
+            return error_response(err)
         if response.status_code >= 400:
-            raw = await response.aread()
-            await response.aclose()
             err = self._error(response, raw)
             self._done(call, err)
             return error_response(err)
         kept = {k: v for k, v in response.headers.items() if k.lower() in ("content-type", "request-id")}
         if not call.stream:
-            raw = await response.aread()
-            await response.aclose()
             try:
                 call.usage = {k: v for k, v in json.loads(raw).get("usage", {}).items() if isinstance(v, int)}
             except (ValueError, AttributeError):
@@ -138,10 +150,11 @@ class PassthroughHandler:
         headers.setdefault("anthropic-version", "2023-06-01")
         content = json.dumps(prepare(body, model), ensure_ascii=False).encode()
         try:
-            response = await self.client.post(self.url + "/count_tokens", content=content, headers=headers,
-                                              timeout=5.0)
-            data = response.json() if response.status_code == 200 else None
-        except (httpx.HTTPError, ValueError):
+            response = await self.client.send(self.client.build_request(
+                "POST", self.url + "/count_tokens", content=content, headers=headers, timeout=5.0), stream=True)
+            raw = await _read(response, ERROR_BODY_LIMIT, "the count")
+            data = json.loads(raw) if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, BodyTooLarge):
             return None
         return data if isinstance(data, dict) and isinstance(data.get("input_tokens"), int) else None
 
@@ -170,7 +183,7 @@ class PassthroughHandler:
                 yield raw
             if call.stop_reason is None and "event-stream" in response.headers.get("content-type", ""):
                 raise httpx.RemoteProtocolError("stream ended before message_delta")
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, sse.SSETooLarge) as exc:
             err = ProxyError(502, "api_error", f"{self.settings.upstream.provider} stream was cut off: {exc}")
             yield b"\n\n" + sse.encode(err.body())
         finally:
