@@ -114,7 +114,7 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing():
+        if self.cycle.response_complete and not self.transport.is_closing():  # no pipelined request started
             self.idle[self] = None
 
     def _head_timed_out(self) -> None:
@@ -131,7 +131,8 @@ def protocol_for(limits: Limits, cap: int) -> type[GuardedHttpTools]:
 def build_config(app, limits: Limits | None = None, log_config=uvicorn.config.LOGGING_CONFIG) -> uvicorn.Config:
     """The one uvicorn configuration, for `orbridge run` (ProxyServer) and `orbridge serve` (run_forever)."""
     limits = limits or Limits()
-    cap = limits.max_connections or connection_cap(raise_file_limit())
+    file_limit = raise_file_limit()
+    cap = limits.max_connections or connection_cap(file_limit)
     return uvicorn.Config(app, log_level="warning", access_log=False, log_config=log_config, lifespan="on",
                           timeout_graceful_shutdown=2, loop=_loop_name(), http=protocol_for(limits, cap),
                           ws="none", timeout_keep_alive=limits.keep_alive)

@@ -3,10 +3,13 @@ and an open-file limit that idle connections must not exhaust. Real sockets on 1
 
 from __future__ import annotations
 
+import re
 import resource
 import socket
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import httpx
 import psutil
@@ -154,14 +157,16 @@ def test_a_connection_over_the_cap_with_none_idle_is_closed_fast(guarded, upstre
     extra.close()
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 def test_idle_connections_cannot_exhaust_the_file_limit_of_orbridge_serve(home):
+    """Soft limit 256, hard 512: the soft one is raised, and 600 idle connections leave room for a request."""
     add_profile(home)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
 
     def low_file_limit() -> None:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 512))
 
     proc = subprocess.Popen([*ORBRIDGE, "serve", "--port", str(port), "--token", TOKEN], env=home.env,
                             cwd=home.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -176,7 +181,9 @@ def test_idle_connections_cannot_exhaust_the_file_limit_of_orbridge_serve(home):
             except OSError:
                 assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read().decode()
                 time.sleep(0.1)
-        for _ in range(300):
+        limits = Path(f"/proc/{proc.pid}/limits").read_text()
+        assert re.search(r"Max open files\s+512\s+512", limits), limits  # the soft limit was raised
+        for _ in range(600):
             idle.append(socket.create_connection(("127.0.0.1", port), timeout=5))
         time.sleep(0.5)
         r = httpx.get(f"http://127.0.0.1:{port}/v1/models", headers={"x-api-key": TOKEN}, timeout=10)
