@@ -175,10 +175,10 @@ def test_idle_connections_cannot_exhaust_the_file_limit_of_orbridge_serve(home):
     try:
         deadline = time.monotonic() + 30
         while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            try:  # the port is bound before the server starts: wait for an answer
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
                 break
-            except OSError:
+            except httpx.HTTPError:
                 assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read().decode()
                 time.sleep(0.1)
         limits = Path(f"/proc/{proc.pid}/limits").read_text()
