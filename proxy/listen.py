@@ -16,3 +16,25 @@ def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
         raise
     sock.set_inheritable(False)
     return sock
+
+
+def raise_file_limit() -> int:
+    """Lift the soft open-file limit to the hard one (1,024 is a common soft default) and return it."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Windows
+        return 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):  # macOS caps the soft limit below an "unlimited" hard one
+            pass
+    return 1 << 20 if soft == resource.RLIM_INFINITY else soft
+
+
+def connection_cap(file_limit: int) -> int:
+    """Concurrent client connections allowed: a quarter of the file limit (each request also holds an
+    upstream socket, and logs and the child need some), at most 1,000."""
+    return max(16, min(1000, file_limit // 4))

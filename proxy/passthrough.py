@@ -25,6 +25,7 @@ from .reachability import Reachability
 from .request_log import RequestLog
 from .routing import choose_model
 from .settings import Settings
+from .upstreams.http import COMPLETION_LIMIT, ERROR_BODY_LIMIT, BodyTooLarge, make_client, read_limited
 
 FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
 
@@ -68,6 +69,13 @@ def _usage_from(events: list[sse.SSEEvent], call: Call) -> None:
             call.stop_reason = (data.get("delta") or {}).get("stop_reason")
 
 
+async def _read(response: httpx.Response, limit: int, what: str) -> bytes:
+    try:
+        return await read_limited(response, limit, what)
+    finally:
+        await response.aclose()
+
+
 class PassthroughHandler:
     def __init__(self, settings: Settings, log: RequestLog, client: httpx.AsyncClient | None = None,
                  redact: Callable[[str], str] = str, reach: Reachability | None = None) -> None:
@@ -78,8 +86,7 @@ class PassthroughHandler:
         up = settings.upstream
         self.url = up.base_url.rstrip("/") + ("/messages" if up.base_url.rstrip("/").endswith("/v1")
                                               else "/v1/messages")
-        self.client = client or httpx.AsyncClient(timeout=httpx.Timeout(up.timeout, connect=up.connect_timeout),
-                                                  limits=httpx.Limits(max_connections=512), trust_env=False)
+        self.client = client or make_client(up)
         self.headers = {"content-type": "application/json", "user-agent": f"orbridge/{__version__}",
                         **up.headers}
         if up.api_key:
@@ -135,14 +142,18 @@ class PassthroughHandler:
         except httpx.HTTPError as exc:
             return self._fail(call, self.reach.error(UpstreamError(0, f"{type(exc).__name__}: {exc}", {}, provider)))
         self.reach.saw_answer()
+        try:
+            if response.status_code >= 400:
+                raw = await _read(response, ERROR_BODY_LIMIT, "its error body")
+            elif not call.stream:
+                raw = await _read(response, COMPLETION_LIMIT, "the answer body")
+        except (BodyTooLarge, httpx.HTTPError) as exc:
+            return self._fail(call, ProxyError(502, "api_error", f"{provider} answered {response.status_code}, "
+                                               f"and {exc}"))
         if response.status_code >= 400:
-            raw = await response.aread()
-            await response.aclose()
             return self._fail(call, self._error(response, raw))
         kept = {k: v for k, v in response.headers.items() if k.lower() in ("content-type", "request-id")}
         if not call.stream:
-            raw = await response.aread()
-            await response.aclose()
             try:
                 call.usage = {k: v for k, v in json.loads(raw).get("usage", {}).items() if isinstance(v, int)}
             except (ValueError, AttributeError):
@@ -157,10 +168,11 @@ class PassthroughHandler:
         headers = self._headers(client_headers)
         content = json.dumps(prepare(body, model), ensure_ascii=False).encode()
         try:
-            response = await self.client.post(self.url + "/count_tokens", content=content, headers=headers,
-                                              timeout=5.0)
-            data = response.json() if response.status_code == 200 else None
-        except (httpx.HTTPError, ValueError):
+            response = await self.client.send(self.client.build_request(
+                "POST", self.url + "/count_tokens", content=content, headers=headers, timeout=5.0), stream=True)
+            raw = await _read(response, ERROR_BODY_LIMIT, "the count")
+            data = json.loads(raw) if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, BodyTooLarge):
             return None
         return data if isinstance(data, dict) and isinstance(data.get("input_tokens"), int) else None
 
@@ -194,7 +206,7 @@ class PassthroughHandler:
             if call.stop_reason is None and "event-stream" in response.headers.get("content-type", ""):
                 raise httpx.RemoteProtocolError("stream ended before message_delta")
             ended = True
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, sse.SSETooLarge) as exc:
             ended = True
             err = self._done(call, ProxyError(502, "api_error",
                                               f"{self.settings.upstream.provider} stream was cut off: {exc}"))

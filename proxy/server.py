@@ -2,32 +2,152 @@
 
 The socket is bound before anything slow happens, so the port is known (and reserved) at once; the
 launcher can hand it to Claude Code, whose first request arrives 0.1 s after it starts.
+
+The listening socket must hold up without a token: whoever can connect gets a bounded time and size to
+finish a request head, and connections are capped well below the open-file limit. At the cap, the
+connection idle longest (no request in flight) makes room; with none idle, a new connection is closed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
+from dataclasses import dataclass
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .app import create_app
-from .listen import bind  # noqa: F401 - re-exported for callers
+from .errors import ProxyError
+from .listen import bind, connection_cap, raise_file_limit  # noqa: F401 - bind is re-exported for callers
 from .settings import Settings
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one client connection may hold. `max_connections` None: derived from the open-file limit."""
+
+    head_timeout: float = 10.0  # seconds to send a complete request head
+    max_head_bytes: int = 64 * 1024  # request line + headers
+    max_connections: int | None = None
+    keep_alive: float = 5.0  # idle seconds between requests on one connection
+
+
+def _head_too_large(limit: int) -> bytes:
+    body = ProxyError(431, "request_too_large", f"request head (request line and headers) is larger than "
+                      f"{limit // 1024} KB").body_bytes()
+    return (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)) + body
+
+
+class GuardedHttpTools(HttpToolsProtocol):
+    """uvicorn's httptools protocol plus what httptools lacks: a deadline and a byte cap for the request
+    head, and the connection cap. Subclassed per server by `protocol_for`, which sets the class fields."""
+
+    limits: Limits = Limits()
+    cap: int = 1000
+    idle: dict[GuardedHttpTools, None] = {}  # connections without a request in flight, oldest first
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._in_head = True
+        self._head_room = self.limits.max_head_bytes
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > self.cap and not self._make_room():
+            transport.close()
+            return
+        self.idle[self] = None
+        self._head_timer = self.loop.call_later(self.limits.head_timeout, self._head_timed_out)
+
+    def _make_room(self) -> bool:
+        for victim in self.idle:
+            del self.idle[victim]
+            victim.transport.close()
+            return True
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.idle.pop(self, None)
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._in_head:
+            if len(data) > self._head_room:
+                return self._feed_capped(data)
+            self._head_room -= len(data)  # the whole chunk counts, also when it carries the body's start
+        super().data_received(data)
+
+    def _feed_capped(self, data: bytes) -> None:
+        """The head must end within the bytes still allowed; feed those, then the rest only if it did."""
+        room = max(self._head_room, 0)
+        if room:
+            super().data_received(data[:room])
+        if self.transport.is_closing():
+            return
+        if self._in_head:
+            self.transport.write(_head_too_large(self.limits.max_head_bytes))
+            self.transport.close()
+            return
+        super().data_received(data[room:])
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head = True
+        self._head_room = self.limits.max_head_bytes
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(self.limits.head_timeout, self._head_timed_out)
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        self.idle.pop(self, None)
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.cycle.response_complete and not self.transport.is_closing():  # no pipelined request started
+            self.idle[self] = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self._in_head and not self.transport.is_closing():
+            self.transport.close()
+
+
+def protocol_for(limits: Limits, cap: int) -> type[GuardedHttpTools]:
+    """A protocol class for one server: its limits, and its own registry of idle connections."""
+    return type("OrbridgeHttpProtocol", (GuardedHttpTools,), {"limits": limits, "cap": cap, "idle": {}})
+
+
+def build_config(app, limits: Limits | None = None, log_config=uvicorn.config.LOGGING_CONFIG) -> uvicorn.Config:
+    """The one uvicorn configuration, for `orbridge run` (ProxyServer) and `orbridge serve` (run_forever)."""
+    limits = limits or Limits()
+    file_limit = raise_file_limit()
+    cap = limits.max_connections or connection_cap(file_limit)
+    return uvicorn.Config(app, log_level="warning", access_log=False, log_config=log_config, lifespan="on",
+                          timeout_graceful_shutdown=2, loop=_loop_name(), http=protocol_for(limits, cap),
+                          ws="none", timeout_keep_alive=limits.keep_alive)
 
 
 class ProxyServer:
     """A uvicorn server in a daemon thread; `start()` returns once it accepts connections."""
 
-    def __init__(self, settings: Settings, sock: socket.socket, app=None, quiet: bool = False) -> None:
+    def __init__(self, settings: Settings, sock: socket.socket, app=None, quiet: bool = False,
+                 limits: Limits | None = None) -> None:
         self.sock = sock
         self.port = sock.getsockname()[1]
         self.host = sock.getsockname()[0]
-        config = uvicorn.Config(app or create_app(settings), log_level="warning", access_log=False,
-                                log_config=None if quiet else uvicorn.config.LOGGING_CONFIG,
-                                lifespan="on", timeout_graceful_shutdown=2, loop=_loop_name(),
-                                http="httptools" if _has("httptools") else "h11")
+        config = build_config(app or create_app(settings), limits,
+                              log_config=None if quiet else uvicorn.config.LOGGING_CONFIG)
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # the launcher owns the signals
         self.thread = threading.Thread(target=self._run, name="orbridge-proxy", daemon=True)
@@ -77,18 +197,12 @@ class ProxyServer:
             pass
 
 
-def _has(module: str) -> bool:
+def _loop_name() -> str:
     import importlib.util
 
-    return importlib.util.find_spec(module) is not None
+    return "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
 
 
-def _loop_name() -> str:
-    return "uvloop" if _has("uvloop") else "asyncio"
-
-
-def run_forever(settings: Settings, sock: socket.socket) -> None:
+def run_forever(settings: Settings, sock: socket.socket, limits: Limits | None = None) -> None:
     """Foreground serving (`orbridge serve`): uvicorn handles Ctrl-C itself."""
-    config = uvicorn.Config(create_app(settings), log_level="warning", access_log=False, lifespan="on",
-                            loop=_loop_name(), timeout_graceful_shutdown=2)
-    uvicorn.Server(config).run(sockets=[sock])
+    uvicorn.Server(build_config(create_app(settings), limits)).run(sockets=[sock])

@@ -20,54 +20,88 @@ class SSEEvent:
     comment: bool = False
 
 
+MAX_EVENT_BYTES = 16 * 1024 * 1024  # one SSE line, or one event's data lines together
+
+
+class SSETooLarge(ValueError):
+    """An upstream sent one SSE line or event longer than the cap (an endless line is never buffered whole)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"an SSE line or event is larger than {limit // (1024 * 1024)} MB (orbridge's limit)")
+        self.limit = limit
+
+
 class SSEDecoder:
-    """Feed raw bytes as they arrive; get complete events back."""
+    """Feed raw bytes as they arrive; get complete events back. Raises SSETooLarge past `max_bytes`."""
 
-    __slots__ = ("_buf", "_data", "_event")
+    __slots__ = ("_buf", "_data", "_event", "_size", "max_bytes")
 
-    def __init__(self) -> None:
-        self._buf = b""
+    def __init__(self, max_bytes: int = MAX_EVENT_BYTES) -> None:
+        self._buf = bytearray()  # an unfinished line: appended to, never re-copied per chunk
         self._data: list[str] = []
         self._event: str | None = None
+        self._size = 0  # bytes of data lines in the current event
+        self.max_bytes = max_bytes
 
     def feed(self, chunk: bytes) -> Iterator[SSEEvent]:
-        buf = self._buf + chunk if self._buf else chunk
         start = 0
+        if self._buf:
+            nl = chunk.find(b"\n")
+            if nl < 0:
+                self._buf += chunk
+                if len(self._buf) > self.max_bytes:
+                    raise SSETooLarge(self.max_bytes)
+                return
+            self._buf += chunk[:nl]
+            line = bytes(self._buf)
+            self._buf.clear()
+            start = nl + 1
+            ev = self._line(line[:-1] if line.endswith(b"\r") else line)
+            if ev is not None:
+                yield ev
         while True:
-            nl = buf.find(b"\n", start)
+            nl = chunk.find(b"\n", start)
             if nl < 0:
                 break
-            line = buf[start:nl]
+            line = chunk[start:nl]
             start = nl + 1
             if line.endswith(b"\r"):
                 line = line[:-1]
-            ev = self._line(line.decode("utf-8", "replace"))
+            ev = self._line(line)
             if ev is not None:
                 yield ev
-        self._buf = buf[start:]
+        if start < len(chunk):
+            if len(chunk) - start > self.max_bytes:
+                raise SSETooLarge(self.max_bytes)
+            self._buf += chunk[start:]
 
     def close(self) -> Iterator[SSEEvent]:
         """Flush what is left when the stream ends without a final blank line."""
         if self._buf:
-            ev = self._line(self._buf.decode("utf-8", "replace"))
-            self._buf = b""
+            line = bytes(self._buf)
+            self._buf.clear()
+            ev = self._line(line)
             if ev is not None:
                 yield ev
-        ev = self._line("")
+        ev = self._line(b"")
         if ev is not None:
             yield ev
 
-    def _line(self, line: str) -> SSEEvent | None:
-        if not line:
+    def _line(self, raw: bytes) -> SSEEvent | None:
+        if not raw:
             if not self._data and self._event is None:
                 return None
             ev = SSEEvent(data="\n".join(self._data), event=self._event)
             self._data = []
             self._event = None
+            self._size = 0
             return ev
-        if line[0] == ":":
+        if raw[0] == 58:  # b":"
             return SSEEvent(comment=True)
-        field, _, value = line.partition(":")
+        self._size += len(raw)
+        if self._size > self.max_bytes:
+            raise SSETooLarge(self.max_bytes)
+        field, _, value = raw.decode("utf-8", "replace").partition(":")
         if value.startswith(" "):
             value = value[1:]
         if field == "data":

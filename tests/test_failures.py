@@ -25,6 +25,7 @@ def test_output_limit_after_length_stop_ends_the_message(proxy, upstream):
     assert "error" not in names and names[-1] == "message_stop"
     delta = next(d for e, d in events if e == "message_delta")
     assert delta["delta"]["stop_reason"] == "max_tokens"
+    assert delta["usage"]["output_tokens"] == 10  # the usage the error chunk carried is kept
 
 
 def test_token_limit_wording_is_not_a_context_overflow():

@@ -8,18 +8,20 @@ from collections.abc import AsyncIterator
 import httpx
 
 from .. import __version__
-from ..errors import UpstreamError, from_stream_error, redact
+from ..errors import ProxyError, UpstreamError, from_stream_error, redact
 from ..settings import Upstream
-from ..sse import SSEDecoder
+from ..sse import SSEDecoder, SSETooLarge
+from .http import COMPLETION_LIMIT, ERROR_BODY_LIMIT, BodyTooLarge, make_client, read_limited
 from .openai_shapes import completion_as_chunk, merge_chunks
 
 
 class StreamFailed(Exception):
     """The upstream reported an error inside an open stream; carries the mapped ProxyError."""
 
-    def __init__(self, error: Exception) -> None:
+    def __init__(self, error: Exception, chunk: dict | None = None) -> None:
         super().__init__(str(error))
         self.error = error
+        self.chunk = chunk  # the chunk that carried the error (it may also carry the usage)
 
 
 class UpstreamEOF(Exception):
@@ -29,10 +31,12 @@ class UpstreamEOF(Exception):
 class OpenAIStream:
     """Parsed chunks of one streamed completion; ends at `[DONE]` or end of body."""
 
-    def __init__(self, response: httpx.Response, provider: str, secret: str | None = None) -> None:
+    def __init__(self, response: httpx.Response, provider: str, secret: str | None = None,
+                 max_total: int | None = None) -> None:
         self._response = response
         self._provider = provider
         self._secret = secret
+        self._max_total = max_total  # a stream folded into one completion is bounded like a completion body
         self.done = False
         self.head = b""  # the first bytes, to quote when the body turns out not to be an SSE stream
 
@@ -44,10 +48,15 @@ class OpenAIStream:
 
     async def __aiter__(self) -> AsyncIterator[dict]:
         decoder = SSEDecoder()
+        total = 0
         try:
             async for raw in self._response.aiter_bytes():
                 if len(self.head) < 2048:
                     self.head += raw[: 2048 - len(self.head)]
+                if self._max_total is not None:
+                    total += len(raw)
+                    if total > self._max_total:
+                        raise BodyTooLarge("the streamed answer", self._max_total)
                 for event in decoder.feed(raw):
                     chunk = self._parse(event)
                     if chunk is not None:
@@ -60,6 +69,8 @@ class OpenAIStream:
                     yield chunk
         except httpx.HTTPError as exc:
             raise UpstreamEOF(f"{type(exc).__name__}: {exc}") from exc
+        except (SSETooLarge, BodyTooLarge) as exc:
+            raise StreamFailed(ProxyError(502, "api_error", f"{self._provider}: {exc}")) from None
 
     def _parse(self, event) -> dict | None:
         if event.comment or not event.data:
@@ -74,7 +85,8 @@ class OpenAIStream:
         if not isinstance(chunk, dict):
             return None
         if chunk.get("error") is not None or event.event == "error":
-            raise StreamFailed(from_stream_error(json.loads(redact(event.data, self._secret)), self._provider))
+            raise StreamFailed(from_stream_error(json.loads(redact(event.data, self._secret)), self._provider),
+                               chunk)
         return chunk
 
     async def aclose(self) -> None:
@@ -99,11 +111,7 @@ class OpenAICompatible:
     def __init__(self, upstream: Upstream, client: httpx.AsyncClient | None = None) -> None:
         self.upstream = upstream
         self.url = upstream.base_url.rstrip("/") + "/chat/completions"
-        self._client = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(upstream.timeout, connect=upstream.connect_timeout),
-            limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
-            trust_env=False,
-        )
+        self._client = client or make_client(upstream)
         headers = {"content-type": "application/json", "user-agent": f"orbridge/{__version__}"}
         if upstream.is_openrouter:
             headers["HTTP-Referer"] = "https://github.com/orbridge/orbridge"
@@ -113,25 +121,29 @@ class OpenAICompatible:
         headers.update(upstream.headers)
         self._headers = headers
 
-    async def _send(self, body: dict, stream: bool) -> httpx.Response:
+    async def _send(self, body: dict) -> httpx.Response:
+        """The upstream's answer with its body unread (every body is read with a cap), or UpstreamError."""
         content = json.dumps(body, ensure_ascii=False).encode()
         request = self._client.build_request("POST", self.url, content=content, headers=self._headers)
         try:
             try:
-                response = await self._client.send(request, stream=stream)
+                response = await self._client.send(request, stream=True)
             except (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError):
                 # A pooled keep-alive connection the upstream had already closed: one fresh attempt.
                 request = self._client.build_request("POST", self.url, content=content, headers=self._headers)
-                response = await self._client.send(request, stream=stream)
+                response = await self._client.send(request, stream=True)
         except httpx.TimeoutException as exc:
             raise UpstreamError(504, f"timed out ({type(exc).__name__})", {}, self.upstream.provider) from exc
         except httpx.HTTPError as exc:
             raise UpstreamError(0, f"{type(exc).__name__}: {exc}", {}, self.upstream.provider) from exc
         if response.status_code >= 400:
             try:
-                text = (await response.aread()).decode("utf-8", "replace")
+                text = (await read_limited(response, ERROR_BODY_LIMIT, "its error body")).decode("utf-8", "replace")
             except httpx.HTTPError:
                 text = ""
+            except BodyTooLarge as exc:
+                raise UpstreamError(502, f"{self.upstream.provider} answered {response.status_code}, and {exc}", {},
+                                    self.upstream.provider) from None
             finally:
                 await response.aclose()
             raise UpstreamError(response.status_code, redact(text, self.upstream.api_key), dict(response.headers),
@@ -139,16 +151,16 @@ class OpenAICompatible:
         return response
 
     async def open_stream(self, body: dict) -> OpenAIStream | _Single:
-        response = await self._send(body, True)
+        response = await self._send(body)
         if "json" in response.headers.get("content-type", ""):
             # The server ignored `stream`: its whole answer becomes one chunk.
             return _Single(completion_as_chunk(await self._json(response)))
         return OpenAIStream(response, self.upstream.provider, self.upstream.api_key)
 
     async def complete(self, body: dict) -> dict:
-        response = await self._send(body, False)
+        response = await self._send(body)
         if response.headers.get("content-type", "").startswith("text/event-stream"):
-            stream = OpenAIStream(response, self.upstream.provider, self.upstream.api_key)
+            stream = OpenAIStream(response, self.upstream.provider, self.upstream.api_key, COMPLETION_LIMIT)
             try:
                 return merge_chunks([c async for c in stream])
             except UpstreamEOF as exc:
@@ -160,11 +172,13 @@ class OpenAICompatible:
     async def _json(self, response: httpx.Response) -> dict:
         raw = b""
         try:
-            raw = await response.aread()
+            raw = await read_limited(response, COMPLETION_LIMIT, "the completion body")
             data = json.loads(raw)
         except (ValueError, httpx.HTTPError) as exc:
             text = raw[:500].decode("utf-8", "replace")
             raise UpstreamError(502, f"invalid JSON from upstream: {text}", {}, self.upstream.provider) from exc
+        except BodyTooLarge as exc:
+            raise UpstreamError(502, f"{self.upstream.provider}: {exc}", {}, self.upstream.provider) from None
         finally:
             await response.aclose()
         if not isinstance(data, dict):
