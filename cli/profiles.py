@@ -7,6 +7,8 @@ import os
 import shlex
 import subprocess
 
+from orbridge.proxy.redaction import safe_url
+
 from . import config
 from .errors import CLIError
 
@@ -29,7 +31,7 @@ def show(name: str | None) -> None:
     p = cfg.get(name)
     print(f"profile   {p.name}{'' if p.name in cfg.profiles else ' (built in)'}")
     print(f"provider  {p.provider}")
-    print(f"base_url  {p.url}")
+    print(f"base_url  {safe_url(p.url)}")
     print(f"model     {p.model or '(none: tiers only)'}")
     for tier, model in p.tiers().items():
         print(f"{tier:<9} {model}")

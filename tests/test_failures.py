@@ -73,3 +73,35 @@ def test_litellm_connection_failure_counts_as_unreachable():
 def test_clean_message():
     assert clean_message("litellm.BadRequestError: OpenAIException - bad thing\nLiteLLM.Info: If you need to "
                          "debug this error, use `litellm._turn_on_debug()'.") == "bad thing"
+
+
+def test_one_off_base_url_never_gets_a_stored_or_preset_key(home):
+    """A key goes only to its preset's endpoint or where --key-name ties it (pass-through and custom alike)."""
+    import sys
+
+    child = ("import anthropic; c = anthropic.Anthropic(max_retries=0)\n"
+             "try: c.messages.create(model='m', max_tokens=5, messages=[{'role':'user','content':'x'}])\n"
+             "except anthropic.APIError as e: print(e)")
+    assert home("keys", "set", "custom", input="sk-custom-stored-1234\n").returncode == 0
+    assert home("keys", "set", "anthropic", input="sk-ant-stored-12345\n").returncode == 0
+    home.fake.script(Reply(status=401, body={"type": "error", "error": {"type": "authentication_error",
+                                                                         "message": "no key"}}, repeat=True))
+    env = {"ANTHROPIC_API_KEY": "sk-ant-env-123456", "OPENROUTER_API_KEY": "sk-or-env-123456"}
+    base = home.fake.base_url
+    for args in (("--provider", "anthropic", "--base-url", base.replace("/api/v1", "")),
+                 ("--base-url", base), ("--profile", "default", "--base-url", base)):
+        r = home("run", *args, "--model", "m", "--", sys.executable, "-c", child, extra=env)
+        sent = home.fake.received[-1].headers
+        assert "x-api-key" not in sent and "authorization" not in sent, (args, sent)
+        assert "No API key was sent" in r.stdout, r.stdout  # the fix says how to tie one
+    r = home("run", "--provider", "anthropic", "--base-url", base.replace("/api/v1", ""), "--key-name", "anthropic",
+             "--model", "m", "--", sys.executable, "-c", child, extra=env)
+    assert home.fake.received[-1].headers["x-api-key"] == "sk-ant-env-123456"
+    assert "$ANTHROPIC_API_KEY" in r.stdout  # the fix names the key that was sent
+
+
+def test_profile_show_hides_url_userinfo(home):
+    r = home("profile", "add", "gw", "--base-url", "https://bob:hunter22secret@gw.example/v1", "--model", "m")
+    assert r.returncode == 0, r.stderr
+    out = home("profile", "show", "gw").stdout
+    assert "hunter22secret" not in out and "https://gw.example/v1" in out
