@@ -12,7 +12,6 @@ import secrets
 import shlex
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -122,21 +121,13 @@ def runtime_dir() -> Path:
 
 def write_env_file(directory: Path, port: int, url: str, token: str) -> Path:
     """`serve-PORT.env`, 0600 in a 0700 dir, written under a temporary name and renamed (never through a link)."""
-    for warning in paths.ensure_private_dir(directory):
-        print(f"orbridge: warning: {warning}", file=sys.stderr)
     target = directory / f"serve-{port}.env"
     text = (f"# orbridge serve on port {port} (pid {os.getpid()}); removed when it stops\n"
             "unset ANTHROPIC_API_KEY  # a real Anthropic key would be sent instead of the token\n"
             f"export ANTHROPIC_BASE_URL={shlex.quote(url)}\n"
             f"export ANTHROPIC_AUTH_TOKEN={shlex.quote(token)}\n")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".serve-", suffix=".tmp")  # 0600, O_EXCL
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    for warning in paths.write_private(target, text.encode()):  # checked folder, temp file + rename
+        print(f"orbridge: warning: {warning}", file=sys.stderr)
     return target
 
 
