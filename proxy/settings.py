@@ -59,7 +59,7 @@ class Upstream:
     timeout: float = 600.0
     connect_timeout: float = 10.0
     # What to do when the upstream rejects the key: names the key actually sent, or how to tie one.
-    key_fix: str = "Fix it with `orbridge keys set PROVIDER`"
+    key_fix: str = ""  # empty: "orbridge keys set <provider>"
 
     @property
     def is_openrouter(self) -> bool:
