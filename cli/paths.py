@@ -16,7 +16,7 @@ from pathlib import Path
 
 import platformdirs
 
-from orbridge.proxy.request_log import UnsafePath, make_private_dir, open_append, open_dir, open_in, umask077
+from orbridge.proxy.private_files import UnsafePath, make_private_dir, open_append, open_dir, open_in, umask077
 
 from .errors import CLIError
 

@@ -29,7 +29,7 @@ from .errors import ProxyError, bad_request, error_response, final
 from .messages import MessagesHandler
 from .reachability import Reachability
 from .redaction import for_upstream, safe_url
-from .request_log import RequestLog
+from .request_log import CallLog, RequestLog
 from .routing import FAMILIES
 from .settings import Settings
 from .upstreams import Transport
@@ -233,14 +233,15 @@ def create_app(settings: Settings, transport: Transport | None = None) -> Starle
     request_log = RequestLog(settings.log_path)
     handler = passthrough = None
     reach = Reachability(up.base_url)
+    calls = CallLog(request_log, settings, redact)
     if up.kind == "anthropic":
         from .passthrough import PassthroughHandler
 
-        passthrough = PassthroughHandler(settings, request_log, redact=redact, reach=reach)
+        passthrough = PassthroughHandler(settings, calls, reach=reach)
         closer = passthrough.aclose
     else:
         transport = transport or make_transport(settings)
-        handler = MessagesHandler(settings, transport, request_log, redact=redact, reach=reach)
+        handler = MessagesHandler(settings, transport, calls, reach=reach)
         closer = transport.aclose
 
     @asynccontextmanager

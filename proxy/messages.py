@@ -14,7 +14,6 @@ import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 
 import anyio
 from starlette.responses import Response, StreamingResponse
@@ -27,7 +26,6 @@ from .errors import (
     ProxyError,
     UpstreamError,
     bad_request,
-    error_response,
     from_upstream,
     output_cap_hint,
     system_position_hint,
@@ -35,7 +33,7 @@ from .errors import (
 )
 from .pump import TIMEOUT, Pump
 from .reachability import Reachability
-from .request_log import RequestLog
+from .request_log import Call, CallLog
 from .routing import choose_model, has_images
 from .settings import ModelInfo, Settings
 from .tokens import estimate_tokens
@@ -50,62 +48,13 @@ FALLBACK_STATUSES = {0, 408, 429, 500, 502, 503, 504, 529}
 USAGE_GRACE = 5.0
 
 
-@dataclass
-class Call:
-    """What is known about one request, for the request log."""
-
-    started: float
-    session: str | None
-    requested_model: str
-    upstream_model: str = ""
-    stream: bool = False
-    status: int = 200
-    first_token: float | None = None
-    usage: dict = field(default_factory=dict)
-    cost: float | None = None
-    error_type: str | None = None
-    error_message: str | None = None
-    stop_reason: str | None = None
-    route: str = "default"
-    cost_source: str = "upstream"
-    fallbacks: list[str] = field(default_factory=list)
-    logged: bool = False
-
-    def record(self, profile: str, provider: str) -> dict:
-        now = time.time()
-        rec = {
-            "time": round(self.started, 3),
-            "session": self.session,
-            "profile": profile,
-            "provider": provider,
-            "model": self.requested_model,
-            "upstream_model": self.upstream_model,
-            "stream": self.stream,
-            "status": self.status,
-            "duration_ms": round((now - self.started) * 1000, 1),
-            "ttft_ms": round((self.first_token - self.started) * 1000, 1) if self.first_token else None,
-            "stop_reason": self.stop_reason,
-            "route": self.route,
-            **{k: v for k, v in self.usage.items()},
-        }
-        if self.cost is not None:
-            rec["cost"] = self.cost
-            rec["cost_source"] = self.cost_source
-        if self.fallbacks:
-            rec["fallbacks"] = self.fallbacks
-        if self.error_type:
-            rec["error_type"] = self.error_type
-            rec["error"] = (self.error_message or "")[:500]
-        return rec
-
-
 class MessagesHandler:
-    def __init__(self, settings: Settings, transport: Transport, log: RequestLog,
-                 redact: Callable[[str], str] = str, reach: Reachability | None = None) -> None:
+    def __init__(self, settings: Settings, transport: Transport, calls: CallLog,
+                 reach: Reachability | None = None) -> None:
         self.settings = settings
         self.transport = transport
-        self.log = log
-        self.redact = redact
+        self.calls = calls
+        self.redact = calls.redact
         self.reach = reach or Reachability(settings.upstream.base_url)
         self._learned_caps: dict[str, int] = {}  # upstream model -> output cap its errors revealed
         self._dropped: dict[str, set[str]] = {}  # upstream model -> optional parameters it rejected
@@ -121,35 +70,6 @@ class MessagesHandler:
         if upstream_model in self._leading_system:
             target = dataclasses.replace(target, leading_system_only=True)
         return target
-
-    def _done(self, call: Call, err: ProxyError | None = None) -> ProxyError | None:
-        """Log the call once (a later call is a no-op); return the error as the client may see it."""
-        if err is not None:
-            err = dataclasses.replace(err, message=self.redact(err.message))
-        if call.logged:
-            return err
-        call.logged = True
-        info = self.settings.model_info.get(call.upstream_model)
-        if call.cost is None and info is not None and info.price_in is not None and info.price_out is not None:
-            u = call.usage
-            inputs = sum(u.get(k, 0) for k in ("input_tokens", "cache_read_input_tokens",
-                                               "cache_creation_input_tokens"))
-            call.cost = round((inputs * info.price_in + u.get("output_tokens", 0) * info.price_out) / 1e6, 8)
-            call.cost_source = "catalogue"
-        if err is not None:
-            call.status = err.status if call.status == 200 and not call.first_token else call.status
-            call.error_type, call.error_message = err.type, err.message
-        self.log.write(call.record(self.settings.profile, self.settings.upstream.provider))
-        return err
-
-    def _fail(self, call: Call, err: ProxyError) -> Response:
-        return error_response(self._done(call, err))
-
-    def _cancelled(self, call: Call) -> None:
-        """The client left (Esc or Ctrl-C in Claude Code): logged as 499 with the tokens seen so far."""
-        if not call.logged:
-            call.status = 499
-            self._done(call, ProxyError(499, "cancelled", "the client closed the request"))
 
     def _upstream_failure(self, exc: UpstreamError, model: str) -> ProxyError:
         if exc.status == 0:
@@ -170,7 +90,7 @@ class MessagesHandler:
             call.upstream_model = model
             target = self._target(model)
             if target.info.vision is False and has_images(body):
-                return self._fail(call, bad_request(f"model {model} does not accept images; choose a vision model "
+                return self.calls.fail(call, bad_request(f"model {model} does not accept images; choose a vision model "
                                                     "for this tier (see `orbridge models --vision`)"))
             translated = translate_request(body, target, call.stream, input_estimate)
             for key in self._dropped.get(model, ()):
@@ -183,7 +103,7 @@ class MessagesHandler:
                 self.reach.saw_answer()
                 break
             except _ClientGone:
-                self._cancelled(call)
+                self.calls.cancelled(call)
                 return Response(status_code=499)
             except UpstreamError as exc:
                 if model not in self._leading_system and system_position_hint(exc):
@@ -205,10 +125,10 @@ class MessagesHandler:
                     call.fallbacks.append(f"{model}: {exc.status or 'unreachable'}")
                     attempt += 1
                     continue
-                return self._fail(call, self._upstream_failure(exc, model))
+                return self.calls.fail(call, self._upstream_failure(exc, model))
             except StreamFailed as exc:
                 self.reach.saw_answer()
-                return self._fail(call, exc.error)
+                return self.calls.fail(call, exc.error)
         if call.stream:
             return await self._stream(call, upstream, translated, input_estimate)
         message = translate_response(completion, requested, translated.tool_names,
@@ -217,7 +137,7 @@ class MessagesHandler:
         call.usage = message.get("usage", {})
         call.cost = (completion.get("usage") or {}).get("cost")
         call.stop_reason = message.get("stop_reason")
-        self._done(call)
+        self.calls.done(call)
         return Response(sse.dumps(message).encode(), media_type="application/json")
 
     async def _stream(self, call: Call, upstream, translated, input_estimate: int) -> Response:
@@ -239,10 +159,10 @@ class MessagesHandler:
             finished = True
         except (StreamFailed, UpstreamEOF, ProxyError) as exc:
             await pump.aclose()
-            return self._fail(call, _as_proxy_error(exc, settings.upstream.provider))
+            return self.calls.fail(call, _as_proxy_error(exc, settings.upstream.provider))
         except asyncio.CancelledError:
             await pump.aclose()
-            self._cancelled(call)
+            self.calls.cancelled(call)
             raise
         except BaseException:
             await pump.aclose()
@@ -250,12 +170,12 @@ class MessagesHandler:
         if finished and translator.finish_reason is None and not getattr(upstream, "done", False):
             await pump.aclose()
             said = upstream.unparsed_text() if hasattr(upstream, "unparsed_text") else ""
-            return self._fail(call, ProxyError(502, "api_error", f"{settings.upstream.provider} closed the stream "
+            return self.calls.fail(call, ProxyError(502, "api_error", f"{settings.upstream.provider} closed the stream "
                                                "without an answer" + (f": {said}" if said else "")))
         headers = {"cache-control": "no-cache", "x-accel-buffering": "no",
                    "request-id": "req_" + translator.message_id[4:]}
         return _EventStream(self._events(call, pump, upstream, translator, early, finished), pump,
-                            on_close=lambda: self._cancelled(call),
+                            on_close=lambda: self.calls.cancelled(call),
                             media_type="text/event-stream; charset=utf-8", headers=headers)
 
     async def _events(self, call: Call, pump: Pump, upstream, translator: StreamTranslator,
@@ -302,7 +222,7 @@ class MessagesHandler:
             ended = True
             yield b"".join(sse.encode(ev) for ev in events)
         except (StreamFailed, UpstreamEOF, ProxyError) as exc:
-            err = self._redacted(_as_proxy_error(exc, settings.upstream.provider))
+            err = self.calls.redacted(_as_proxy_error(exc, settings.upstream.provider))
             ended = True
             yield sse.encode({"type": "error", "error": err.body()["error"]})
         except Exception:  # noqa: BLE001 - a stream never ends without a word: an error event, one traceback
@@ -316,12 +236,10 @@ class MessagesHandler:
             call.usage = usage_dict(translator.usage)
             call.cost = translator.usage.cost
             if ended:
-                self._done(call, err)
+                self.calls.done(call, err)
             else:
-                self._cancelled(call)
+                self.calls.cancelled(call)
 
-    def _redacted(self, err: ProxyError) -> ProxyError:
-        return dataclasses.replace(err, message=self.redact(err.message))
 
 
 class _EventStream(StreamingResponse):

@@ -8,10 +8,8 @@ another provider's reasoning are removed, since an Anthropic-format upstream wou
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
-from collections.abc import Callable
 
 import anyio
 import httpx
@@ -19,10 +17,9 @@ from starlette.responses import Response, StreamingResponse
 
 from . import __version__, sse
 from .anthropic_openai import reasoning
-from .errors import ProxyError, UpstreamError, bad_request, error_response, from_upstream, redact
-from .messages import Call
+from .errors import ProxyError, UpstreamError, bad_request, from_upstream, redact
 from .reachability import Reachability
-from .request_log import RequestLog
+from .request_log import Call, CallLog
 from .routing import choose_model
 from .settings import Settings
 from .upstreams.http import COMPLETION_LIMIT, ERROR_BODY_LIMIT, BodyTooLarge, make_client, read_limited
@@ -77,11 +74,11 @@ async def _read(response: httpx.Response, limit: int, what: str) -> bytes:
 
 
 class PassthroughHandler:
-    def __init__(self, settings: Settings, log: RequestLog, client: httpx.AsyncClient | None = None,
-                 redact: Callable[[str], str] = str, reach: Reachability | None = None) -> None:
+    def __init__(self, settings: Settings, calls: CallLog, client: httpx.AsyncClient | None = None,
+                 reach: Reachability | None = None) -> None:
         self.settings = settings
-        self.log = log
-        self.redact = redact
+        self.calls = calls
+        self.redact = calls.redact
         self.reach = reach or Reachability(settings.upstream.base_url)
         up = settings.upstream
         self.url = up.base_url.rstrip("/") + ("/messages" if up.base_url.rstrip("/").endswith("/v1")
@@ -95,21 +92,6 @@ class PassthroughHandler:
 
     async def aclose(self) -> None:
         await self.client.aclose()
-
-    def _done(self, call: Call, err: ProxyError | None = None) -> ProxyError | None:
-        """Log the call once; return the error (redacted) as the client may see it."""
-        if err is not None:
-            err = dataclasses.replace(err, message=self.redact(err.message))
-        if call.logged:
-            return err
-        call.logged = True
-        if err is not None:
-            call.status, call.error_type, call.error_message = err.status, err.type, err.message
-        self.log.write(call.record(self.settings.profile, self.settings.upstream.provider))
-        return err
-
-    def _fail(self, call: Call, err: ProxyError) -> Response:
-        return error_response(self._done(call, err))
 
     def _headers(self, client_headers) -> dict[str, str]:
         """Ours, plus the client's Anthropic version and beta flags (printable ASCII only: they go upstream)."""
@@ -129,7 +111,7 @@ class PassthroughHandler:
         try:
             headers = self._headers(client_headers)
         except ProxyError as exc:
-            return self._fail(call, exc)
+            return self.calls.fail(call, exc)
         url = f"{self.url}?{query}" if query else self.url
         content = json.dumps(prepare(body, call.upstream_model), ensure_ascii=False).encode()
         provider = self.settings.upstream.provider
@@ -137,10 +119,11 @@ class PassthroughHandler:
             response = await self.client.send(self.client.build_request("POST", url, content=content,
                                                                         headers=headers), stream=True)
         except httpx.TimeoutException as exc:
-            return self._fail(call, from_upstream(UpstreamError(504, f"timed out ({type(exc).__name__})", {},
+            return self.calls.fail(call, from_upstream(UpstreamError(504, f"timed out ({type(exc).__name__})", {},
                                                                 provider)))
         except httpx.HTTPError as exc:
-            return self._fail(call, self.reach.error(UpstreamError(0, f"{type(exc).__name__}: {exc}", {}, provider)))
+            unreachable = UpstreamError(0, f"{type(exc).__name__}: {exc}", {}, provider)
+            return self.calls.fail(call, self.reach.error(unreachable))
         self.reach.saw_answer()
         try:
             if response.status_code >= 400:
@@ -148,17 +131,17 @@ class PassthroughHandler:
             elif not call.stream:
                 raw = await _read(response, COMPLETION_LIMIT, "the answer body")
         except (BodyTooLarge, httpx.HTTPError) as exc:
-            return self._fail(call, ProxyError(502, "api_error", f"{provider} answered {response.status_code}, "
+            return self.calls.fail(call, ProxyError(502, "api_error", f"{provider} answered {response.status_code}, "
                                                f"and {exc}"))
         if response.status_code >= 400:
-            return self._fail(call, self._error(response, raw))
+            return self.calls.fail(call, self._error(response, raw))
         kept = {k: v for k, v in response.headers.items() if k.lower() in ("content-type", "request-id")}
         if not call.stream:
             try:
                 call.usage = {k: v for k, v in json.loads(raw).get("usage", {}).items() if isinstance(v, int)}
             except (ValueError, AttributeError):
                 pass
-            self._done(call)
+            self.calls.done(call)
             return Response(raw, status_code=response.status_code, headers=kept)
         return StreamingResponse(self._relay(response, call), status_code=response.status_code, headers=kept)
 
@@ -208,14 +191,13 @@ class PassthroughHandler:
             ended = True
         except (httpx.HTTPError, sse.SSETooLarge) as exc:
             ended = True
-            err = self._done(call, ProxyError(502, "api_error",
+            err = self.calls.done(call, ProxyError(502, "api_error",
                                               f"{self.settings.upstream.provider} stream was cut off: {exc}"))
             yield b"\n\n" + sse.encode(err.body())
         finally:
             with anyio.CancelScope(shield=True):
                 await response.aclose()
             if ended:
-                self._done(call, err)
-            elif not call.logged:  # the client left mid-answer
-                call.status = 499
-                self._done(call, ProxyError(499, "cancelled", "the client closed the request"))
+                self.calls.done(call, err)
+            else:  # the client left mid-answer
+                self.calls.cancelled(call)

@@ -1,22 +1,26 @@
 """One JSON line per request in the request log, rotated by size. Never a key, never a body.
 
-The log folder may be reachable by other local accounts (a shared machine, a loose umask): another account
-that can replace `bodies.jsonl` with its own file, or a symlink, reads every logged prompt. So the file is
-opened relative to a checked folder, never through a symlink, and is refused (nothing written, one warning)
-when another user owns it or can write to it. These primitives are shared with the CLI (cli/paths.py);
-proxy/ cannot import cli/.
+The file is opened through private_files (a checked folder, no symlink, ours): a log another account could
+read or replace is refused (nothing written, one warning), never a failed request. `Call` is what one request
+leaves there, and `CallLog` the one way every handler finishes a call.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import logging
 import os
-import stat
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from starlette.responses import Response
+
+from .errors import ProxyError, error_response
+from .private_files import UnsafePath, make_private_dir, open_dir, open_in
 
 MAX_BYTES = 10 * 1024 * 1024
 KEEP = 3
@@ -24,92 +28,6 @@ KEEP = 3
 # `orbridge serve` can print a line per request; with no handler at INFO this costs one level check.
 records = logging.getLogger("orbridge.requests")
 log = logging.getLogger("orbridge.proxy")
-
-
-class UnsafePath(Exception):
-    """A file or folder orbridge must not read or write: `problem` says why, `fix` what to do."""
-
-    def __init__(self, path: Path | str, problem: str, fix: str) -> None:
-        super().__init__(f"{path} {problem}")
-        self.path, self.problem, self.fix = Path(path), problem, fix
-
-
-@contextlib.contextmanager
-def umask077():
-    """Whatever the caller's umask, what is created inside is private (umask only ever removes bits)."""
-    old = os.umask(0o077)
-    try:
-        yield
-    finally:
-        os.umask(old)
-
-
-def make_private_dir(path: Path) -> None:
-    """Create `path` with every missing level 0700; levels that exist are left as they are."""
-    missing = []
-    level = Path(path)
-    while not os.path.lexists(level) and level != level.parent:
-        missing.append(level)
-        level = level.parent
-    with umask077():
-        for level in reversed(missing):
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(level, 0o700)
-
-
-def check(st: os.stat_result, path: Path | str) -> None:
-    """Refuse what another account owns or can write (a root-owned folder, like /etc, is fine)."""
-    uid = os.geteuid()
-    if st.st_uid != uid and not (st.st_uid == 0 and stat.S_ISDIR(st.st_mode)):
-        raise UnsafePath(path, f"is owned by another user (uid {st.st_uid}, you are {uid})",
-                         f"check it, then remove it (or `chown` it to yourself): {path}")
-    mode = stat.S_IMODE(st.st_mode)
-    if mode & 0o022:
-        raise UnsafePath(path, f"is writable by group/others (mode {mode:o})",
-                         f"check its contents, then `chmod go-w {path}`")
-
-
-def open_dir(path: Path) -> int:
-    """A descriptor on folder `path` once checked: files are then opened relative to it, so the folder
-    cannot be swapped between the check and the open."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        check(os.fstat(fd), path)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def open_in(dir_fd: int, path: Path, flags: int) -> int:
-    """Open `path` (its name, inside `dir_fd`) without following a symlink; new files are 0600; refuse a
-    file another user owns or can write."""
-    try:
-        with umask077():
-            fd = os.open(path.name, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise UnsafePath(path, "is a symbolic link", f"replace it with a regular file: remove {path}") from None
-        raise
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise UnsafePath(path, "is not a regular file", f"remove {path}")
-        check(st, path)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def open_append(path: Path) -> int:
-    """`path` opened for appending, created 0600 in a folder created 0700 when missing."""
-    make_private_dir(path.parent)
-    dir_fd = open_dir(path.parent)
-    try:
-        return open_in(dir_fd, path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-    finally:
-        os.close(dir_fd)
 
 
 class RequestLog:
@@ -160,3 +78,95 @@ class RequestLog:
             with contextlib.suppress(FileNotFoundError):
                 os.replace(f"{name}.{i}", f"{name}.{i + 1}", src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         os.replace(name, f"{name}.1", src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+
+
+@dataclass
+class Call:
+    """What is known about one request, for the request log."""
+
+    started: float
+    session: str | None
+    requested_model: str
+    upstream_model: str = ""
+    stream: bool = False
+    status: int = 200
+    first_token: float | None = None
+    usage: dict = field(default_factory=dict)
+    cost: float | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    stop_reason: str | None = None
+    route: str = "default"
+    cost_source: str = "upstream"
+    fallbacks: list[str] = field(default_factory=list)
+    logged: bool = False
+
+    def record(self, profile: str, provider: str) -> dict:
+        now = time.time()
+        rec = {
+            "time": round(self.started, 3),
+            "session": self.session,
+            "profile": profile,
+            "provider": provider,
+            "model": self.requested_model,
+            "upstream_model": self.upstream_model,
+            "stream": self.stream,
+            "status": self.status,
+            "duration_ms": round((now - self.started) * 1000, 1),
+            "ttft_ms": round((self.first_token - self.started) * 1000, 1) if self.first_token else None,
+            "stop_reason": self.stop_reason,
+            "route": self.route,
+            **{k: v for k, v in self.usage.items()},
+        }
+        if self.cost is not None:
+            rec["cost"] = self.cost
+            rec["cost_source"] = self.cost_source
+        if self.fallbacks:
+            rec["fallbacks"] = self.fallbacks
+        if self.error_type:
+            rec["error_type"] = self.error_type
+            rec["error"] = (self.error_message or "")[:500]
+        return rec
+
+
+class CallLog:
+    """The one way a handler finishes a call: its error redacted (as the client and the log see it), one
+    request-log line however many paths reach the end, priced from the catalogue when the upstream gave none."""
+
+    def __init__(self, log: RequestLog, settings, redact: Callable[[str], str] = str) -> None:
+        self.log = log
+        self.settings = settings
+        self.redact = redact
+
+    def redacted(self, err: ProxyError) -> ProxyError:
+        return replace(err, message=self.redact(err.message))
+
+    def done(self, call: Call, err: ProxyError | None = None) -> ProxyError | None:
+        """Log the call once (a later call is a no-op); return the error as the client may see it."""
+        if err is not None:
+            err = self.redacted(err)
+        if call.logged:
+            return err
+        call.logged = True
+        info = self.settings.model_info.get(call.upstream_model)
+        if call.cost is None and info is not None and info.price_in is not None and info.price_out is not None:
+            u = call.usage
+            inputs = sum(u.get(k, 0) for k in ("input_tokens", "cache_read_input_tokens",
+                                               "cache_creation_input_tokens"))
+            call.cost = round((inputs * info.price_in + u.get("output_tokens", 0) * info.price_out) / 1e6, 8)
+            call.cost_source = "catalogue"
+        if err is not None:
+            # After the first byte the client has its 200: the log keeps that status, with the error beside it.
+            call.status = err.status if call.status == 200 and not call.first_token else call.status
+            call.error_type, call.error_message = err.type, err.message
+        self.log.write(call.record(self.settings.profile, self.settings.upstream.provider))
+        return err
+
+    def fail(self, call: Call, err: ProxyError) -> Response:
+        return error_response(self.done(call, err))
+
+    def cancelled(self, call: Call) -> None:
+        """The client left (Esc or Ctrl-C in Claude Code): logged as 499 with the tokens seen so far."""
+        if not call.logged:
+            call.status = 499
+            self.done(call, ProxyError(499, "cancelled", "the client closed the request"))
