@@ -193,13 +193,6 @@ def context_overflow(message: str) -> str | None:
     return f"prompt is too long: {message}"
 
 
-def redact(text: str, secret: str | None) -> str:
-    """Upstreams sometimes quote the key they rejected; it must not reach the client or the logs."""
-    if not secret or len(secret) < 8 or secret not in text:
-        return text
-    return text.replace(secret, f"{secret[:4]}…{secret[-4:]}")
-
-
 _UNKNOWN_MODEL = re.compile(r"not a valid model|model.{0,80}(?:not found|does not exist|not exist|unknown"
                             r"|not supported|not available)|(?:unknown|invalid|no such) model", re.I)
 

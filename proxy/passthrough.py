@@ -9,6 +9,7 @@ another provider's reasoning are removed, since an Anthropic-format upstream wou
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 import anyio
@@ -17,13 +18,14 @@ from starlette.responses import Response, StreamingResponse
 
 from . import __version__, sse
 from .anthropic_openai import reasoning
-from .errors import ProxyError, UpstreamError, bad_request, from_upstream, redact
+from .errors import ProxyError, UpstreamError, bad_request, from_upstream
 from .reachability import Reachability
 from .request_log import Call, CallLog
 from .routing import choose_model
 from .settings import Settings
-from .upstreams.http import COMPLETION_LIMIT, ERROR_BODY_LIMIT, BodyTooLarge, make_client, read_limited
+from .upstreams.http import COMPLETION_LIMIT, ERROR_BODY_LIMIT, BodyTooLarge, make_client, read_limited, transport_error
 
+log = logging.getLogger("orbridge.proxy")
 FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
 
 
@@ -52,6 +54,7 @@ def _minted(block: dict) -> bool:
 
 
 def _usage_from(events: list[sse.SSEEvent], call: Call) -> None:
+    """Usage and stop reason for the log, from whatever the upstream sent (any shape: it is not ours)."""
     for ev in events:
         if ev.event not in ("message_start", "message_delta") or not ev.data:
             continue
@@ -59,11 +62,25 @@ def _usage_from(events: list[sse.SSEEvent], call: Call) -> None:
             data = json.loads(ev.data)
         except ValueError:
             continue
-        usage = (data.get("message") or {}).get("usage") if ev.event == "message_start" else data.get("usage")
+        if not isinstance(data, dict):
+            continue
+        inner = data.get("message") if ev.event == "message_start" else data
+        usage = inner.get("usage") if isinstance(inner, dict) else None
         if isinstance(usage, dict):
             call.usage.update({k: v for k, v in usage.items() if isinstance(v, int)})
-        if ev.event == "message_delta":
-            call.stop_reason = (data.get("delta") or {}).get("stop_reason")
+        delta = data.get("delta")
+        if ev.event == "message_delta" and isinstance(delta, dict):
+            call.stop_reason = delta.get("stop_reason")
+
+
+def _partial_secret(data: bytes, secret: bytes) -> int:
+    """How many bytes at the end of `data` could be the start of `secret` (held until the next chunk)."""
+    if not data or data[-1:] not in secret:
+        return 0
+    for k in range(min(len(secret) - 1, len(data)), 0, -1):
+        if data.endswith(secret[:k]):
+            return k
+    return 0
 
 
 async def _read(response: httpx.Response, limit: int, what: str) -> bytes:
@@ -118,12 +135,9 @@ class PassthroughHandler:
         try:
             response = await self.client.send(self.client.build_request("POST", url, content=content,
                                                                         headers=headers), stream=True)
-        except httpx.TimeoutException as exc:
-            return self.calls.fail(call, from_upstream(UpstreamError(504, f"timed out ({type(exc).__name__})", {},
-                                                                provider)))
         except httpx.HTTPError as exc:
-            unreachable = UpstreamError(0, f"{type(exc).__name__}: {exc}", {}, provider)
-            return self.calls.fail(call, self.reach.error(unreachable))
+            failure = transport_error(exc, provider)
+            return self.calls.fail(call, self.reach.error(failure) if failure.status == 0 else from_upstream(failure))
         self.reach.saw_answer()
         try:
             if response.status_code >= 400:
@@ -160,7 +174,7 @@ class PassthroughHandler:
         return data if isinstance(data, dict) and isinstance(data.get("input_tokens"), int) else None
 
     def _error(self, response: httpx.Response, raw: bytes) -> ProxyError:
-        text = redact(raw.decode("utf-8", "replace"), self.settings.upstream.api_key)
+        text = raw.decode("utf-8", "replace")
         mapped = from_upstream(UpstreamError(response.status_code, text, dict(response.headers),
                                              self.settings.upstream.provider), self.settings.upstream.key_fix)
         try:
@@ -168,31 +182,52 @@ class PassthroughHandler:
             native = data.get("error") if data.get("type") == "error" else None
         except (ValueError, AttributeError):
             native = None
-        if native and response.status_code not in (401, 403) and isinstance(native.get("type"), str):
+        if isinstance(native, dict) and response.status_code not in (401, 403) and isinstance(native.get("type"), str):
             # Already an Anthropic error: keep its status, type and wording exactly.
             return ProxyError(response.status_code, native["type"], str(native.get("message", "")), mapped.headers)
         return mapped
+
+    def _scrub(self, data: bytes, secret: bytes | None) -> tuple[bytes, bytes]:
+        """(bytes to relay now, bytes held back). The upstream's bytes go through untouched unless they quote
+        the key: plainly, JSON-escaped (`\\u`, `\\/`: redacted line by line), or cut across two chunks (the
+        possible start of the key is held back for the next chunk)."""
+        if secret is None:
+            return data, b""
+        if secret in data or b"\\u" in data or b"\\/" in data:
+            cut = data.rfind(b"\n") + 1
+            head = data[:cut]
+            return (self.redact(head.decode("utf-8", "replace")).encode() if head else b""), data[cut:]
+        keep = _partial_secret(data, secret)
+        return (data[:-keep], data[-keep:]) if keep else (data, b"")
 
     async def _relay(self, response: httpx.Response, call: Call):
         decoder = sse.SSEDecoder()
         err = None
         ended = False
         secret = (self.settings.upstream.api_key or "").encode() or None
+        held = b""
         try:
             async for raw in response.aiter_bytes():
                 if call.first_token is None:
                     call.first_token = time.time()
                 _usage_from(list(decoder.feed(raw)), call)
-                if secret is not None and secret in raw:  # an upstream quoting the key: never relayed
-                    raw = self.redact(raw.decode("utf-8", "replace")).encode()
-                yield raw
+                out, held = self._scrub(held + raw, secret)
+                if out:
+                    yield out
+            if held:
+                yield self.redact(held.decode("utf-8", "replace")).encode()
             if call.stop_reason is None and "event-stream" in response.headers.get("content-type", ""):
                 raise httpx.RemoteProtocolError("stream ended before message_delta")
             ended = True
         except (httpx.HTTPError, sse.SSETooLarge) as exc:
             ended = True
             err = self.calls.done(call, ProxyError(502, "api_error",
-                                              f"{self.settings.upstream.provider} stream was cut off: {exc}"))
+                                                   f"{self.settings.upstream.provider} stream was cut off: {exc}"))
+            yield b"\n\n" + sse.encode(err.body())
+        except Exception:  # noqa: BLE001 - a bug of ours must still end the stream with an error event
+            log.exception("unexpected error relaying a stream")
+            ended = True
+            err = self.calls.done(call, ProxyError(500, "api_error", "orbridge internal error while streaming"))
             yield b"\n\n" + sse.encode(err.body())
         finally:
             with anyio.CancelScope(shield=True):

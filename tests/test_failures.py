@@ -53,7 +53,7 @@ def test_litellm_missing_key_is_final_named_and_clean():
     raw = ("litellm.APIConnectionError: Missing Gemini API key. Set the GEMINI_API_KEY or GOOGLE_API_KEY "
            "environment variable.\nTraceback (most recent call last):\n  File \"x.py\", line 1\n"
            "Give Feedback / Get Help: https://github.com/BerriAI/litellm/issues/new\n")
-    err = _error(Missing(raw), "litellm", None, "gemini/gemini-2.5-pro")
+    err = _error(Missing(raw), "litellm", "gemini/gemini-2.5-pro")
     assert err.missing_credentials and "GEMINI_API_KEY" in err.body
     assert "Traceback" not in err.body and "github.com" not in err.body and "litellm.API" not in err.body
     mapped = from_upstream(err, "Set the provider's variable")
@@ -66,7 +66,7 @@ def test_litellm_connection_failure_counts_as_unreachable():
         status_code = 500
 
     err = _error(Down("litellm.InternalServerError: CohereException - Cannot connect to host 127.0.0.1:9"),
-                 "litellm", None, "cohere/command-r")
+                 "litellm", "cohere/command-r")
     assert err.status == 0
 
 

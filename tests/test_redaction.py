@@ -61,7 +61,7 @@ def test_upstream_quoting_the_key(proxy, upstream, tmp_path, reply, stream):
         text = resp.text
     assert resp.status_code >= 400 or "event: error" in text
     assert KEY not in text and KEY not in json.dumps(records(tmp_path))
-    assert KEY not in json.loads(json.dumps(text)).encode().decode("unicode_escape")
+    assert KEY not in text.encode().decode("unicode_escape")  # nor any escaped spelling of it
 
 
 class Raising:
@@ -150,3 +150,48 @@ def test_health_hides_url_userinfo(proxy_factory, upstream):
     assert httpx.get(p.url + "/health").json() == {"status": "ok"}
     health = p.http.get("/health", headers={"x-api-key": TOKEN}).json()
     assert "s3cretpass" not in json.dumps(health) and health["upstream"]["base_url"] == upstream.base_url
+
+
+PT_KEY = "sk-ant-passthrough-key-0042"
+
+
+def passthrough(proxy_factory, upstream):
+    return proxy_factory(upstream=Upstream(base_url=upstream.base_url.replace("/api/v1", ""), provider="anthropic",
+                                           kind="anthropic", api_key=PT_KEY))
+
+
+@pytest.mark.parametrize("items", [
+    # the key JSON-escaped inside an error event
+    [b'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":1}}}\n\n',
+     b'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"bad key '
+     + escaped(PT_KEY).encode() + b'"}}\n\n'],
+    # the key cut across two network chunks
+    [b'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"bad key ' + PT_KEY[:9].encode(),
+     Pause(0.2), PT_KEY[9:].encode() + b'"}}\n\n'],
+])
+def test_passthrough_stream_never_relays_the_key(proxy_factory, upstream, items):
+    p = passthrough(proxy_factory, upstream)
+    upstream.script(Reply(items=items, done=False))
+    with p.http.stream("POST", "/v1/messages", json={**MIN, "stream": True}) as resp:
+        raw = resp.read()
+    text = raw.decode()
+    assert PT_KEY not in text and PT_KEY not in text.encode().decode("unicode_escape"), text  # nor escaped
+    assert "event: error" in text  # the event itself still reaches the client
+
+
+def test_passthrough_malformed_event_ends_with_an_error_event(proxy_factory, upstream, tmp_path):
+    p = passthrough(proxy_factory, upstream)
+    upstream.script(Reply(items=[b"event: message_start\ndata: []\n\n",
+                                 b'event: message_delta\ndata: {"delta": "x", "usage": 5}\n\n'], done=False))
+    with p.http.stream("POST", "/v1/messages", json={**MIN, "stream": True}) as resp:
+        raw = resp.read()
+    assert resp.status_code == 200 and b"event: error" in raw  # cut short of message_delta's stop reason
+    assert records(tmp_path)[-1]["status"] == 200 and records(tmp_path)[-1]["error_type"] == "api_error"
+
+
+def test_passthrough_malformed_error_body_is_the_upstreams_status(proxy_factory, upstream):
+    p = passthrough(proxy_factory, upstream)
+    upstream.script(Reply(status=400, body={"type": "error", "error": "boom"}))
+    resp = p.post("/v1/messages", MIN)
+    assert resp.status_code == 400 and resp.headers["x-should-retry"] == "false"
+    assert "boom" in resp.json()["error"]["message"]

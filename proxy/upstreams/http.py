@@ -11,6 +11,7 @@ from http.cookiejar import CookieJar
 
 import httpx
 
+from ..errors import UpstreamError
 from ..settings import Upstream
 
 MB = 1024 * 1024
@@ -49,6 +50,19 @@ def make_client(upstream: Upstream, max_connections: int = 512, max_keepalive: i
         follow_redirects=False,
         cookies=_NoCookies(),
     )
+
+
+def transport_error(exc: httpx.HTTPError, provider: str) -> UpstreamError:
+    """An httpx failure as an UpstreamError. Status 0 only when nothing could be reached at all (refused,
+    no route, the name does not resolve, no connection within the connect timeout): reachability.py may make
+    that final. A connection that was made and then failed (read/write/protocol errors, a read timeout) is a
+    retryable 502/504: something does listen there."""
+    name = type(exc).__name__
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol)):
+        return UpstreamError(0, f"{name}: {exc}", {}, provider)
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamError(504, f"timed out ({name})", {}, provider)
+    return UpstreamError(502, f"the connection failed ({name}: {exc})", {}, provider)
 
 
 async def read_limited(response: httpx.Response, limit: int, what: str) -> bytes:

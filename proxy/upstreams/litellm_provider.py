@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 import anyio
 
-from ..errors import UpstreamError, from_upstream, redact
+from ..errors import UpstreamError, from_upstream
 from ..settings import Upstream
 from .openai_compatible import StreamFailed, UpstreamEOF
 
@@ -74,9 +74,9 @@ def missing_credentials(model: str) -> list[str]:
     return list(report.get("missing_keys") or []) if not report.get("keys_in_environment") else []
 
 
-def _error(exc: Exception, provider: str, secret: str | None, model: str = "") -> UpstreamError:
+def _error(exc: Exception, provider: str, model: str = "") -> UpstreamError:
     status = getattr(exc, "status_code", None)
-    raw = redact(str(exc), secret)
+    raw = str(exc)
     text = clean_message(raw)
     if not isinstance(status, int) or not 400 <= status < 600:
         status = 0 if "Connection" in type(exc).__name__ else 502
@@ -112,11 +112,10 @@ def with_cost(data: dict, model: str) -> dict:
 
 
 class LiteLLMStream:
-    def __init__(self, response, provider: str, secret: str | None, model: str = "", key_fix: str = "") -> None:
+    def __init__(self, response, provider: str, model: str = "", key_fix: str = "") -> None:
         self._response = response
         self._key_fix = key_fix
         self._provider = provider
-        self._secret = secret
         self._model = model
         self.done = False
 
@@ -126,7 +125,7 @@ class LiteLLMStream:
                 data = chunk.model_dump(exclude_none=True) if hasattr(chunk, "model_dump") else dict(chunk)
                 yield with_cost(data, self._model) if "usage" in data else data
         except Exception as exc:  # noqa: BLE001 - every LiteLLM failure becomes an Anthropic error event
-            err = _error(exc, self._provider, self._secret, self._model)
+            err = _error(exc, self._provider, self._model)
             if err.status == 0:
                 raise UpstreamEOF(err.body) from exc
             raise StreamFailed(from_upstream(err, self._key_fix, self._model)) from exc
@@ -167,16 +166,15 @@ class LiteLLMTransport:
         try:
             response = await litellm.acompletion(**self._kwargs(body))
         except Exception as exc:  # noqa: BLE001 - mapped by status code, as LiteLLM's classes are unreliable
-            raise _error(exc, self.upstream.provider, self.upstream.api_key, body["model"]) from exc
-        return LiteLLMStream(response, self.upstream.provider, self.upstream.api_key, body["model"],
-                             self.upstream.key_fix)
+            raise _error(exc, self.upstream.provider, body["model"]) from exc
+        return LiteLLMStream(response, self.upstream.provider, body["model"], self.upstream.key_fix)
 
     async def complete(self, body: dict) -> dict:
         litellm = await self._litellm()
         try:
             response = await litellm.acompletion(**self._kwargs(body))
         except Exception as exc:  # noqa: BLE001
-            raise _error(exc, self.upstream.provider, self.upstream.api_key, body["model"]) from exc
+            raise _error(exc, self.upstream.provider, body["model"]) from exc
         return with_cost(response.model_dump(exclude_none=True), body["model"])
 
     async def aclose(self) -> None:

@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 import httpx
 
 from .. import __version__
-from ..errors import ProxyError, UpstreamError, from_stream_error, redact
+from ..errors import ProxyError, UpstreamError, from_stream_error
 from ..settings import Upstream
 from ..sse import SSEDecoder, SSETooLarge
-from .http import COMPLETION_LIMIT, ERROR_BODY_LIMIT, BodyTooLarge, make_client, read_limited
+from .http import COMPLETION_LIMIT, ERROR_BODY_LIMIT, BodyTooLarge, make_client, read_limited, transport_error
 from .openai_shapes import completion_as_chunk, merge_chunks
 
 
@@ -44,7 +44,7 @@ class OpenAIStream:
         """What the upstream sent instead of events (an error page, plain text), for the error message."""
         lines = self.head.decode("utf-8", "replace").splitlines()
         text = " ".join(line.strip() for line in lines if line.strip() and not line.startswith(":"))
-        return redact(text[:500], self._secret)
+        return text[:500]
 
     async def __aiter__(self) -> AsyncIterator[dict]:
         decoder = SSEDecoder()
@@ -85,8 +85,7 @@ class OpenAIStream:
         if not isinstance(chunk, dict):
             return None
         if chunk.get("error") is not None or event.event == "error":
-            raise StreamFailed(from_stream_error(json.loads(redact(event.data, self._secret)), self._provider),
-                               chunk)
+            raise StreamFailed(from_stream_error(chunk, self._provider), chunk)
         return chunk
 
     async def aclose(self) -> None:
@@ -132,10 +131,8 @@ class OpenAICompatible:
                 # A pooled keep-alive connection the upstream had already closed: one fresh attempt.
                 request = self._client.build_request("POST", self.url, content=content, headers=self._headers)
                 response = await self._client.send(request, stream=True)
-        except httpx.TimeoutException as exc:
-            raise UpstreamError(504, f"timed out ({type(exc).__name__})", {}, self.upstream.provider) from exc
         except httpx.HTTPError as exc:
-            raise UpstreamError(0, f"{type(exc).__name__}: {exc}", {}, self.upstream.provider) from exc
+            raise transport_error(exc, self.upstream.provider) from exc
         if response.status_code >= 400:
             try:
                 text = (await read_limited(response, ERROR_BODY_LIMIT, "its error body")).decode("utf-8", "replace")
@@ -146,8 +143,7 @@ class OpenAICompatible:
                                     self.upstream.provider) from None
             finally:
                 await response.aclose()
-            raise UpstreamError(response.status_code, redact(text, self.upstream.api_key), dict(response.headers),
-                                self.upstream.provider)
+            raise UpstreamError(response.status_code, text, dict(response.headers), self.upstream.provider)
         return response
 
     async def open_stream(self, body: dict) -> OpenAIStream | _Single:
@@ -185,7 +181,6 @@ class OpenAICompatible:
             raise UpstreamError(502, "upstream answered with a non-object JSON body", {},
                                 self.upstream.provider)
         if data.get("error") is not None and not data.get("choices"):
-            data = json.loads(redact(json.dumps(data), self.upstream.api_key))
             raise StreamFailed(from_stream_error(data, self.upstream.provider))
         return data
 
