@@ -123,11 +123,19 @@ def _limits(r: Resolved, model: str, env: dict[str, str], setting: dict[str, str
     return sources
 
 
-def _secret_names(r: Resolved, env: dict[str, str], keep: set[str]) -> set[str]:
-    """Names of the variables that hold a key: known key variables, and any holding a key orbridge has."""
+def held_keys(api_key: str | None, env: dict[str, str] | None = None) -> set[str]:
+    """Every key value orbridge holds or can see: the stored keys, the one in use, and the values of every
+    provider key variable (LiteLLM reads those itself). The redactor masks them all."""
     from . import keys
 
-    held = {k.strip() for k in [*keys.stored().values(), r.api_key or ""] if len(k.strip()) >= MIN_KEY_LENGTH}
+    env = os.environ if env is None else env
+    values = [*keys.stored().values(), api_key or "", *(env.get(n, "") for n in PROVIDER_KEY_VARS)]
+    return {v.strip() for v in values if len(v.strip()) >= MIN_KEY_LENGTH}
+
+
+def _secret_names(r: Resolved, env: dict[str, str], keep: set[str]) -> set[str]:
+    """Names of the variables that hold a key: known key variables, and any holding a key orbridge has."""
+    held = held_keys(r.api_key, {})
     names = {n for n in SECRET_VARS | {r.profile.env_var or ""} if n in env}
     names |= {n for n, v in env.items() if v.strip() in held}
     return names - (keep - {"ANTHROPIC_API_KEY"})

@@ -155,5 +155,7 @@ def proxy_settings(r: Resolved, token: str, **extra):
     rules = tuple((rule, str(model)) for rule, model in p.routes.items() if rule != "long_context_threshold")
     routes = Routes(rules=rules, long_context_threshold=int(p.routes.get("long_context_threshold", 60_000)),
                     fallbacks=tuple(p.fallbacks))
+    from .child_env import held_keys  # child_env imports this module
+
     return Settings(token=token, upstream=upstream, models=models, model_info=info, routes=routes, profile=p.name,
-                    **extra)
+                    extra_secrets=tuple(sorted(held_keys(r.api_key))), **extra)

@@ -85,17 +85,15 @@ def quiet_logging(log_file: Path) -> logging.Handler:
     return handler
 
 
-def redact_log(handler: logging.Handler, resolved, token: str) -> None:
+def redact_log(handler: logging.Handler, settings) -> None:
     """Keys, the run's token and URL passwords never reach proxy.log, whoever logs them."""
-    from orbridge.proxy.redaction import RedactingFilter, for_upstream
+    from orbridge.proxy.redaction import RedactingFilter, for_settings
 
-    p = resolved.profile
-    handler.addFilter(RedactingFilter(for_upstream(resolved.api_key, p.base_url, p.headers, token)))
+    handler.addFilter(RedactingFilter(for_settings(settings)))
 
 
 def run(cmd: list[str], overrides: Overrides, port: int = 0, claude: str | None = None,
         print_env: bool = False, log_bodies: bool = False, pass_env: list[str] | None = None) -> int:
-    paths.private_umask()
     sock = None if print_env else bind(port=port)
     try:
         resolved = resolve(overrides)
@@ -111,9 +109,9 @@ def run(cmd: list[str], overrides: Overrides, port: int = 0, claude: str | None 
         argv = find_command(cmd, claude)
         for warning in resolved.warnings():
             print(f"orbridge: warning: {warning}", file=sys.stderr)
-        redact_log(quiet_logging(paths.log_dir() / "proxy.log"), resolved, token)
         settings = proxy_settings(resolved, token, log_path=paths.request_log(),
                                   log_bodies_path=(paths.log_dir() / "bodies.jsonl") if log_bodies else None)
+        redact_log(quiet_logging(paths.log_dir() / "proxy.log"), settings)
     except BaseException:
         if sock is not None:
             sock.close()
@@ -153,10 +151,15 @@ class BackgroundProxy:
     def alive(self) -> bool:
         return self.thread.is_alive()
 
-    def stop(self) -> None:
-        """Stop serving. Not joined: the command is gone, so nothing is in flight (the request log is
-        written synchronously), and orbridge exits right after; waiting would only add ~0.2 s."""
+    def stop(self, grace: float = 1.0) -> None:
+        """Stop serving. The command is gone; a request it left open (Ctrl-C mid-answer) is logged as
+        cancelled once the proxy sees the connection close: wait for that, briefly. Not joined otherwise:
+        orbridge exits right after, and waiting for uvicorn's shutdown would only add ~0.2 s."""
         if self.server is not None:
+            calls = getattr(self.server.app.state, "calls", None)
+            deadline = time.monotonic() + grace
+            while calls is not None and calls.open > 0 and time.monotonic() < deadline:
+                time.sleep(0.01)
             self.server.server.should_exit = True
         self.sock.close()
 

@@ -25,16 +25,16 @@ TOKEN_ON_ARGV = ("warning: --token on the command line is visible to every user 
                  "use --token-file PATH or ORBRIDGE_TOKEN")
 
 
-def _redact_logs(resolved, token: str) -> None:
-    """Whatever the proxy or uvicorn log on this terminal passes the redactor (keys, token, URL passwords)."""
+def _redact_logs(settings) -> None:
+    """Whatever the proxy or uvicorn log on this terminal passes the redactor (keys, token, URL passwords).
+    uvicorn is then told to leave logging alone (run_forever(log_config=None)), or it would replace these."""
     import logging
 
-    from orbridge.proxy.redaction import RedactingFilter, for_upstream
+    from orbridge.proxy.redaction import RedactingFilter, for_settings
 
-    p = resolved.profile
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter(for_upstream(resolved.api_key, p.base_url, p.headers, token)))
+    handler.addFilter(RedactingFilter(for_settings(settings)))
     for name in ("orbridge.proxy", "uvicorn.error", "httpx"):
         logger = logging.getLogger(name)
         logger.handlers = [handler]
@@ -77,7 +77,7 @@ def serve(host: str, port: int, token: str | None, show_token: bool, allow_remot
         print(f"orbridge: warning: {warning}", file=sys.stderr)
     if not quiet:
         show_requests()
-    _redact_logs(resolved, token)
+    _redact_logs(settings)
     sys.stdout.flush()
     from orbridge.proxy.server import run_forever
 
@@ -85,7 +85,7 @@ def serve(host: str, port: int, token: str | None, show_token: bool, allow_remot
     signal.signal(signal.SIGTERM, _exit_on_signal)
     signal.signal(signal.SIGHUP, lambda *_: os.kill(os.getpid(), signal.SIGTERM))  # terminal closed
     try:
-        run_forever(settings, sock)
+        run_forever(settings, sock, log_config=None)
     finally:
         _remove(env_file)
 

@@ -8,7 +8,6 @@ or OpenAPI, and FastAPI's pydantic layer cost ~170 ms of import and app setup on
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hmac
 import json
 import logging
@@ -28,7 +27,7 @@ from . import __version__, tokens
 from .errors import ProxyError, bad_request, error_response, final
 from .messages import MessagesHandler
 from .reachability import Reachability
-from .redaction import for_upstream, safe_url
+from .redaction import for_settings, safe_url
 from .request_log import CallLog, RequestLog
 from .routing import FAMILIES
 from .settings import Settings
@@ -106,7 +105,7 @@ def guarded(endpoint):
         try:
             return await endpoint(request)
         except ProxyError as exc:
-            return error_response(state.redact_error(exc))
+            return error_response(state.calls.redacted(exc))
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             log.exception("unexpected error on %s %s", request.method, request.url.path)
             err = ProxyError(500, "api_error", f"orbridge internal error: {type(exc).__name__}")
@@ -229,7 +228,7 @@ ROUTES = [
 def create_app(settings: Settings, transport: Transport | None = None) -> Starlette:
     """The proxy for one profile: its state lives on `app.state`, handlers are module functions."""
     up = settings.upstream
-    redact = for_upstream(up.api_key, up.base_url, up.headers, settings.token)
+    redact = for_settings(settings)
     request_log = RequestLog(settings.log_path)
     handler = passthrough = None
     reach = Reachability(up.base_url)
@@ -264,5 +263,5 @@ def create_app(settings: Settings, transport: Transport | None = None) -> Starle
     app.state.bodies = RequestLog(settings.log_bodies_path, emit=False) if settings.log_bodies_path else None
     app.state.redact = redact
     app.state.reach = reach
-    app.state.redact_error = lambda err: dataclasses.replace(err, message=redact(err.message))
+    app.state.calls = calls
     return app

@@ -71,6 +71,13 @@ class MessagesHandler:
             target = dataclasses.replace(target, leading_system_only=True)
         return target
 
+    def _closed(self, call: Call, translator: StreamTranslator) -> None:
+        """The response is over: if the call was not logged yet, the client left; log what it had."""
+        if not call.logged:
+            call.usage = usage_dict(translator.usage)
+            call.cost = translator.usage.cost
+            self.calls.cancelled(call)
+
     def _upstream_failure(self, exc: UpstreamError, model: str) -> ProxyError:
         if exc.status == 0:
             return self.reach.error(exc)
@@ -80,7 +87,7 @@ class MessagesHandler:
 
     async def handle(self, body: dict, session: str | None, receive=None) -> Response:
         requested = body["model"]
-        call = Call(time.time(), session, requested, stream=bool(body.get("stream")))
+        call = self.calls.begin(session, requested, bool(body.get("stream")))
         primary, call.route = choose_model(body, self.settings)
         input_estimate = estimate_tokens(body)
         candidates = [primary] + [m for m in self.settings.routes.fallbacks if m != primary]
@@ -175,7 +182,7 @@ class MessagesHandler:
         headers = {"cache-control": "no-cache", "x-accel-buffering": "no",
                    "request-id": "req_" + translator.message_id[4:]}
         return _EventStream(self._events(call, pump, upstream, translator, early, finished), pump,
-                            on_close=lambda: self.calls.cancelled(call),
+                            on_close=lambda: self._closed(call, translator),
                             media_type="text/event-stream; charset=utf-8", headers=headers)
 
     async def _events(self, call: Call, pump: Pump, upstream, translator: StreamTranslator,

@@ -123,7 +123,7 @@ class PassthroughHandler:
         return headers
 
     async def handle(self, body: dict, session: str | None, client_headers, query: str) -> Response:
-        call = Call(time.time(), session, body["model"], stream=bool(body.get("stream")))
+        call = self.calls.begin(session, body["model"], bool(body.get("stream")))
         call.upstream_model, call.route = choose_model(body, self.settings)
         try:
             headers = self._headers(client_headers)

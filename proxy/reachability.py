@@ -36,9 +36,13 @@ class Reachability:
         self.answered = True
         self.failure = None
 
-    def describe(self, detail: str) -> str:
-        """Why nothing could be reached, in the words a user can act on."""
-        host = (urlsplit(self.url).hostname or "") if self.url else ""
+    def describe(self, detail: str, who: str = "") -> str:
+        """Why nothing could be reached, in the words a user can act on. `who` names the upstream when
+        there is no URL (LiteLLM's providers pick their own endpoint)."""
+        if not self.url:
+            return (f"cannot reach {who or 'the upstream'} ({detail}) — check your network; "
+                    "`orbridge doctor` checks the setup")
+        host = urlsplit(self.url).hostname or ""
         if _DNS.search(detail):
             return (f"cannot resolve the host of {self.url} ({detail}) — check the URL or your network; "
                     "`orbridge doctor` checks the setup")
@@ -49,7 +53,7 @@ class Reachability:
 
     def error(self, err: UpstreamError) -> ProxyError:
         """The client's error for an upstream that could not be reached (UpstreamError status 0)."""
-        message = self.describe(err.body)
+        message = self.describe(err.body, err.provider)
         if self.answered:
             return ProxyError(502, "api_error", message)
         self.failure = message

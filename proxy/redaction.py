@@ -99,6 +99,12 @@ def for_upstream(api_key: str | None, base_url: str | None, headers: dict[str, s
     return Redactor([api_key, token, *url_secrets(base_url), *header_secrets, *extra])
 
 
+def for_settings(settings) -> Redactor:
+    """The proxy's redactor: its key and every other key it knows of, its token, its URL's password."""
+    up = settings.upstream
+    return for_upstream(up.api_key, up.base_url, up.headers, settings.token, settings.extra_secrets)
+
+
 class RedactingFilter(logging.Filter):
     """A handler filter: the message and any traceback are redacted before they are written."""
 

@@ -100,6 +100,7 @@ class Call:
     cost_source: str = "upstream"
     fallbacks: list[str] = field(default_factory=list)
     logged: bool = False
+    counted: bool = False  # begun through CallLog.begin (it counts open calls)
 
     def record(self, profile: str, provider: str) -> dict:
         now = time.time()
@@ -137,6 +138,11 @@ class CallLog:
         self.log = log
         self.settings = settings
         self.redact = redact
+        self.open = 0  # calls begun and not logged yet: the launcher waits for them before it exits
+
+    def begin(self, session: str | None, model: str, stream: bool) -> Call:
+        self.open += 1
+        return Call(time.time(), session, model, stream=stream, counted=True)
 
     def redacted(self, err: ProxyError) -> ProxyError:
         return replace(err, message=self.redact(err.message))
@@ -148,6 +154,8 @@ class CallLog:
         if call.logged:
             return err
         call.logged = True
+        if call.counted:
+            self.open -= 1
         info = self.settings.model_info.get(call.upstream_model)
         if call.cost is None and info is not None and info.price_in is not None and info.price_out is not None:
             u = call.usage

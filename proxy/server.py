@@ -146,7 +146,8 @@ class ProxyServer:
         self.sock = sock
         self.port = sock.getsockname()[1]
         self.host = sock.getsockname()[0]
-        config = build_config(app or create_app(settings), limits,
+        self.app = app or create_app(settings)
+        config = build_config(self.app, limits,
                               log_config=None if quiet else uvicorn.config.LOGGING_CONFIG)
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # the launcher owns the signals
@@ -203,6 +204,8 @@ def _loop_name() -> str:
     return "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
 
 
-def run_forever(settings: Settings, sock: socket.socket, limits: Limits | None = None) -> None:
-    """Foreground serving (`orbridge serve`): uvicorn handles Ctrl-C itself."""
-    uvicorn.Server(build_config(create_app(settings), limits)).run(sockets=[sock])
+def run_forever(settings: Settings, sock: socket.socket, limits: Limits | None = None,
+                log_config=uvicorn.config.LOGGING_CONFIG) -> None:
+    """Foreground serving (`orbridge serve`): uvicorn handles Ctrl-C itself. `log_config=None` when the
+    caller has set up (redacting) log handlers of its own."""
+    uvicorn.Server(build_config(create_app(settings), limits, log_config=log_config)).run(sockets=[sock])

@@ -83,3 +83,5 @@ class Settings:
     profile: str = "default"
     # A background check of the upstream at start (reachability.py); tests of other things turn it off.
     check_upstream: bool = True
+    # Other keys the redactor masks (stored keys, provider variables LiteLLM reads), beside upstream.api_key.
+    extra_secrets: tuple[str, ...] = field(default=(), repr=False)

@@ -215,6 +215,35 @@ def test_unreachable_upstream(proxy_factory, upstream):
         assert "orbridge doctor" in message
 
 
+def test_a_connection_that_is_accepted_then_dropped_is_retryable(proxy_factory):
+    """Something listens there: a dropped connection is a blip, not "nothing answers"."""
+    import socket
+    import threading
+
+    from orbridge.proxy.settings import Upstream
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def drop() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            conn.close()
+
+    threading.Thread(target=drop, daemon=True).start()
+    try:
+        p = proxy_factory(upstream=Upstream(base_url=f"http://127.0.0.1:{listener.getsockname()[1]}/v1",
+                                            provider="openrouter"), check_upstream=False)
+        resp = p.post("/v1/messages", MIN)
+        assert resp.status_code == 502 and "x-should-retry" not in resp.headers, resp.text
+        assert "nothing answers" not in resp.json()["error"]["message"]
+    finally:
+        listener.close()
+
+
 def test_unreachable_after_answering_is_retryable(proxy_factory):
     import http.server
     import threading

@@ -195,3 +195,27 @@ def test_passthrough_malformed_error_body_is_the_upstreams_status(proxy_factory,
     resp = p.post("/v1/messages", MIN)
     assert resp.status_code == 400 and resp.headers["x-should-retry"] == "false"
     assert "boom" in resp.json()["error"]["message"]
+
+
+def test_serve_log_handlers_survive_uvicorn_and_redact(upstream, tmp_path, capfd):
+    from orbridge.cli.serve import _redact_logs
+    from orbridge.proxy.server import build_config
+
+    settings = make_settings(upstream, tmp_path, extra_secrets=("AIzaGeminiKeyFromTheEnv123",))
+    _redact_logs(settings)
+    build_config(create_app(settings), log_config=None).configure_logging()  # what run_forever does
+    for name in ("uvicorn.error", "orbridge.proxy"):
+        logging.getLogger(name).error("boom with %s and AIzaGeminiKeyFromTheEnv123 and %s", KEY, TOKEN)
+    err = capfd.readouterr().err
+    assert err.count("boom with") == 2
+    assert KEY not in err and TOKEN not in err and "AIzaGeminiKeyFromTheEnv123" not in err
+
+
+def test_the_redactor_knows_every_key_orbridge_can_see(monkeypatch, tmp_path):
+    from orbridge.cli.child_env import held_keys
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.setenv("GEMINI_API_KEY", "AIzaGeminiKeyFromTheEnv123")
+    monkeypatch.setenv("SHLVL", "1")
+    held = held_keys("sk-in-use-0000000")
+    assert {"AIzaGeminiKeyFromTheEnv123", "sk-in-use-0000000"} <= held and "1" not in held

@@ -68,3 +68,4 @@ def test_ctrl_c_in_claude_code_is_logged_as_cancelled(e2e):
     records = [json.loads(line) for line in log.read_text().splitlines()]
     main = [r for r in records if r.get("upstream_model") == "fake/model"]
     assert main and main[-1]["status"] == 499 and main[-1]["error_type"] == "cancelled", records
+    assert main[-1]["input_tokens"] == 50 and main[-1]["output_tokens"] == 3  # the tokens seen so far
