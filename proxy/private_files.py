@@ -71,8 +71,8 @@ def open_dir(path: Path) -> int:
 
 
 def open_in(dir_fd: int, path: Path, flags: int) -> int:
-    """Open `path` (its name, inside `dir_fd`) without following a symlink; new files are 0600; refuse a
-    file another user owns or can write."""
+    """Open `path` (its name, inside `dir_fd`) without following a symlink; new files are 0600, a log opened
+    for appending is made 0600; refuse a file another user owns or can write."""
     try:
         with umask077():
             fd = os.open(path.name, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
@@ -85,6 +85,8 @@ def open_in(dir_fd: int, path: Path, flags: int) -> int:
         if not stat.S_ISREG(st.st_mode):
             raise UnsafePath(path, "is not a regular file", f"remove {path}")
         check(st, path)
+        if flags & os.O_APPEND and stat.S_IMODE(st.st_mode) & 0o077:
+            os.fchmod(fd, 0o600)  # a log of ours an older version left readable (0644): private from now on
     except BaseException:
         os.close(fd)
         raise

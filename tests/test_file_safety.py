@@ -27,6 +27,8 @@ from .conftest import CANARY, ORBRIDGE, add_profile
 from .fake_upstream import Reply
 
 OTHER = 65534
+# Making a file another account's needs root; CI runs as root, so these always run there.
+AS_ROOT = pytest.mark.skipif(os.geteuid() != 0, reason="chown to another uid needs root")
 SETPRIV = shutil.which("setpriv")
 CHILD = textwrap.dedent("""
     import anthropic
@@ -143,6 +145,7 @@ def test_symlinked_keys_json_is_refused(home):
     assert json.loads(moved.read_text()) == {"openrouter": CANARY}  # the target was neither read nor written
 
 
+@AS_ROOT
 @pytest.mark.parametrize("target", ["dir", "keys", "config"])
 def test_config_dir_or_files_owned_by_another_user_are_refused(home, target):
     add_profile(home)
@@ -176,6 +179,7 @@ def test_readable_key_file_in_own_dir_is_tightened_with_a_warning(home):
     assert modes(home.config_dir)[str(home.config_dir / "keys.json")] == oct(0o600)
 
 
+@AS_ROOT
 def test_bodies_log_replaced_by_another_owner_is_not_written(proxy_factory, upstream, tmp_path, caplog):
     upstream.script(PONG, PONG)
     bodies = tmp_path / "bodies.jsonl"
@@ -367,3 +371,12 @@ def test_toml_base_url_without_provider_is_custom_and_gets_no_openrouter_key(tmp
     assert named.profile.provider == "custom" and named.api_key == "sk-gateway-9876"
     # a preset named on purpose still gets its key
     assert config.Profile(provider="openrouter-anthropic").key_id == "openrouter"
+
+
+def test_a_log_an_older_version_left_readable_is_made_private(tmp_path):
+    log = tmp_path / "log" / "requests.jsonl"
+    log.parent.mkdir(mode=0o700)
+    log.write_text("")
+    os.chmod(log, 0o644)
+    RequestLog(log).write({"status": 200})
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600 and json.loads(log.read_text())["status"] == 200
