@@ -7,6 +7,8 @@ import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from orbridge.proxy.listen import is_loopback
+
 from . import catalogue, config, keys
 from .errors import CLIError
 
@@ -40,14 +42,12 @@ class Resolved:
 
         url = self.profile.base_url or (self.profile.preset.base_url if self.profile.preset else "")
         parts = urlsplit(url or "")
-        if self.api_key and parts.scheme == "http" and (parts.hostname or "") not in LOOPBACK \
-                and not (parts.hostname or "").startswith("127."):
+        if self.api_key and parts.scheme == "http" and not is_loopback(parts.hostname or ""):
             return [f"your key ({self.key_label}) is sent over plain http:// to {safe_url(url)}: anyone on the "
                     "network path can read it; use https://"]
         return []
 
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def key_for(profile: config.Profile) -> tuple[str | None, str, str | None]:

@@ -15,12 +15,13 @@ import sys
 import time
 from pathlib import Path
 
+from orbridge.proxy.listen import is_loopback
+
 from . import paths
 from .errors import CLIError
 from .keys import mask
 from .resolve import Overrides, proxy_settings, resolve
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 TOKEN_ON_ARGV = ("warning: --token on the command line is visible to every user of this machine (ps); "
                  "use --token-file PATH or ORBRIDGE_TOKEN")
 
@@ -45,7 +46,7 @@ def serve(host: str, port: int, token: str | None, show_token: bool, allow_remot
           log_bodies: bool, token_file: Path | None = None, token_on_command_line: bool = False,
           quiet: bool = False) -> None:
     token = pick_token(token, token_file, token_on_command_line)
-    if host not in LOOPBACK and not (allow_remote and token):
+    if not is_loopback(host) and not (allow_remote and token):
         raise CLIError(f"refusing to listen on {host}: the proxy spends your API key for whoever reaches it",
                        "use --allow-remote together with --token-file (or ORBRIDGE_TOKEN)")
     from .run import bind
@@ -142,21 +143,22 @@ def _exit_on_signal(signum: int, _frame) -> None:
     raise SystemExit(128 + signum)
 
 
-def printable(value: object, limit: int = 300) -> str:
-    """Client- and upstream-controlled text, safe for a terminal: control characters shown escaped."""
-    text = str(value)[:limit]
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+def plain(value: object, limit: int = 300) -> str:
+    """Client- and upstream-controlled text, cut to `limit`, inert on a terminal (display.plain)."""
+    from .display import plain as inert
+
+    return inert(str(value)[:limit])
 
 
 def request_line(r: dict) -> str:
     """One request, as `serve` shows it: time, model → upstream model, status, ms, tokens, error."""
     stamp = time.strftime("%H:%M:%S", time.localtime(r.get("time") or time.time()))
-    parts = [stamp, f"{printable(r.get('model') or '?')} → {printable(r.get('upstream_model') or '?')}",
+    parts = [stamp, f"{plain(r.get('model') or '?')} → {plain(r.get('upstream_model') or '?')}",
              str(r.get("status", "?")), f"{r.get('duration_ms') or 0:.0f} ms"]
     if r.get("input_tokens") is not None or r.get("output_tokens") is not None:
         parts.append(f"in {r.get('input_tokens') or 0} out {r.get('output_tokens') or 0}")
     if r.get("error_type") or r.get("error"):
-        parts.append(printable(f"{r.get('error_type') or 'error'}: {r.get('error') or ''}"))
+        parts.append(plain(f"{r.get('error_type') or 'error'}: {r.get('error') or ''}"))
     return "  ".join(parts)
 
 

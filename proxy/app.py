@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from . import __version__, tokens
 from .errors import ProxyError, bad_request, error_response, final
+from .listen import is_loopback
 from .messages import MessagesHandler
 from .reachability import Reachability
 from .redaction import for_settings, safe_url
@@ -36,7 +37,6 @@ from .validation import validate_request
 
 log = logging.getLogger("orbridge.proxy")
 
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
 def _host_of(value: str) -> str:
@@ -67,7 +67,7 @@ class Guard:
         if not self.allow_remote:
             host = _host_of(headers.get("host", "127.0.0.1"))
             origin = headers.get("origin")
-            if host not in LOOPBACK_HOSTS or (origin and _host_of(origin) not in LOOPBACK_HOSTS):
+            if not is_loopback(host) or (origin and not is_loopback(_host_of(origin))):
                 err = final(403, "permission_error", "orbridge only accepts requests from this machine")
         given = headers.get("x-api-key")
         if given is None:

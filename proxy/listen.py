@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
+
+
+def is_loopback(host: str) -> bool:
+    """This machine only: `localhost` or a loopback address (127.0.0.0/8, ::1). A name such as
+    `127.example.com` is not: a web page could make it resolve here (DNS rebinding)."""
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:

@@ -18,12 +18,12 @@ from urllib.parse import urlsplit
 import httpx
 
 from .errors import ProxyError, UpstreamError, final
+from .listen import is_loopback
 from .redaction import safe_url
 
 log = logging.getLogger("orbridge.proxy")
 _DNS = re.compile(r"name or service not known|nodename nor servname|temporary failure in name resolution"
                   r"|getaddrinfo|no address associated|name resolution", re.I)
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 class Reachability:
@@ -46,7 +46,7 @@ class Reachability:
         if _DNS.search(detail):
             return (f"cannot resolve the host of {self.url} ({detail}) — check the URL or your network; "
                     "`orbridge doctor` checks the setup")
-        if host in LOOPBACK or host.startswith("127."):
+        if is_loopback(host):
             return f"nothing answers at {self.url} — is the server running? `orbridge doctor` checks the setup"
         return (f"cannot connect to {self.url} ({detail}) — check the URL or your network; "
                 "`orbridge doctor` checks the setup")
