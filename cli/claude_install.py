@@ -59,9 +59,10 @@ def installed() -> Path | None:
 def locate(claude: str | None = None) -> tuple[str | None, str]:
     """(path or None, where it was looked for): --claude > ORBRIDGE_CLAUDE > PATH > orbridge's data dir.
     An explicit path is the only one tried: running another claude than the one named would surprise."""
-    for given, source in ((claude, "--claude"), (os.environ.get("ORBRIDGE_CLAUDE"), "ORBRIDGE_CLAUDE")):
-        if given:
-            return shutil.which(given), f"{source} {given}"
+    env = os.environ.get("ORBRIDGE_CLAUDE")
+    given = claude or env
+    if given:  # Typer hands ORBRIDGE_CLAUDE over as --claude's value
+        return shutil.which(given), f"{'ORBRIDGE_CLAUDE' if given == env else '--claude'} {given}"
     exe = shutil.which("claude")
     if exe:
         return exe, "PATH"
