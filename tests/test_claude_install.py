@@ -189,3 +189,14 @@ def test_found_claude_starts_without_importing_the_installer(npm):
             "print('orbridge.cli.claude_install' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code], env=npm.env, capture_output=True, text=True, timeout=60)
     assert r.stdout.split() == [str(npm.bin / "claude"), "False"], r.stderr
+
+
+def test_an_earlier_install_still_runs_after_an_upgrade(npm):
+    older = npm.prefix.parent / "2.1.100" / "node_modules" / ".bin"
+    older.mkdir(parents=True)
+    (older / "claude").write_text("#!/bin/sh\necho older claude\n")
+    (older / "claude").chmod(0o700)
+    add_profile(npm)
+    r = npm("run", "--", "claude")
+    assert r.returncode == 0 and r.stdout.strip() == "older claude", r.stderr
+    assert npm.calls() == []
