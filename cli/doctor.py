@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,16 +28,19 @@ class Check:
 
 
 def _claude(claude: str | None) -> Check:
-    exe = shutil.which(claude or os.environ.get("ORBRIDGE_CLAUDE") or "claude")
+    from .claude_install import locate, version_note
+
+    exe, where = locate(claude)
     if not exe:
-        return Check("claude binary", FAIL, "not found on PATH",
-                     "npm install -g @anthropic-ai/claude-code   (or pass --claude PATH)")
+        given = claude or os.environ.get("ORBRIDGE_CLAUDE")
+        fix = f"correct {where}, or leave it out and run orbridge setup claude" if given else "orbridge setup claude"
+        return Check("claude binary", FAIL, f"not found ({where})", fix)
     try:
         out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=20)
         version = (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else "?"
     except (OSError, subprocess.TimeoutExpired, IndexError) as exc:
         return Check("claude binary", WARN, f"{exe} found but `--version` failed: {exc}")
-    return Check("claude binary", OK, f"{exe} ({version})")
+    return Check("claude binary", OK, f"{version_note(version)}: {exe} (from {where})")
 
 
 def _key_accepted(profile: config.Profile, key: str | None) -> Check:
@@ -134,7 +136,7 @@ def _onboarding() -> Check:
         note = "" if trusted else f"; this folder is not trusted yet (claude will ask once in {os.getcwd()})"
         return Check("claude onboarding", OK, f"{path}: onboarding completed{note}")
     return Check("claude onboarding", WARN, f"{path}: onboarding not completed; interactive claude will show "
-                 "its first-run screens first", "run `claude` once and finish the theme picker")
+                 "its first-run screens first", "run `orbridge run -- claude` once and finish the theme picker")
 
 
 def _environment() -> list[Check]:

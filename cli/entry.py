@@ -20,7 +20,7 @@ from .errors import CLIError
 VALUE_OPTIONS = {"--profile": "profile", "--provider": "provider", "--base-url": "base_url", "--model": "model",
                  "-m": "model", "--haiku": "haiku", "--port": "port", "--claude": "claude", "--key-name": "key_name"}
 LIST_OPTIONS = {"--pass-env": "pass_env"}
-FLAG_OPTIONS = {"--print-env": "print_env", "--log-bodies": "log_bodies"}
+FLAG_OPTIONS = {"--print-env": "print_env", "--log-bodies": "log_bodies", "--install-claude": "install_claude"}
 HELP_OPTIONS = ("-h", "--help")
 RUN_FIX = "options for the command go after `--`, e.g. orbridge run -- claude -p hi; see orbridge run --help"
 
@@ -85,8 +85,11 @@ def parse_run(args: list[str]) -> dict | None:
 def start_run(values: dict) -> int:
     """Run what `parse_run` parsed; the command's exit code."""
     from .resolve import Overrides
-    from .run import run
+    from .run import find_command, run
 
+    if values.get("install_claude") and not values.get("print_env"):
+        # find (installing when missing) before run(), which then finds the same path again
+        values["cmd"] = find_command(values["cmd"], values.get("claude"), install=True)
     overrides = Overrides(profile=values.get("profile"), provider=values.get("provider"),
                           base_url=values.get("base_url"), model=values.get("model"), haiku=values.get("haiku"),
                           key_name=values.get("key_name"))

@@ -49,8 +49,10 @@ profile_app = typer.Typer(help="Named profiles: provider, models, timeout. Examp
                           no_args_is_help=True)
 keys_app = typer.Typer(help="API keys, stored 0600 in your config dir. Example: orbridge keys set openrouter",
                        no_args_is_help=True)
+setup_app = typer.Typer(help="Install what orbridge runs. Example: orbridge setup claude", no_args_is_help=True)
 app.add_typer(profile_app, name="profile")
 app.add_typer(keys_app, name="keys")
+app.add_typer(setup_app, name="setup")
 
 ProfileOpt = typer.Option(None, "--profile", "-p", help="Profile to use (default: the active one).",
                           envvar="ORBRIDGE_PROFILE")
@@ -100,6 +102,9 @@ def run(
                                             "(repeatable)."),
     print_env: bool = typer.Option(False, "--print-env", help="Show the environment the command would get."),
     log_bodies: bool = typer.Option(False, "--log-bodies", help="Also log request bodies (0600 file)."),
+    install_claude: bool = typer.Option(False, "--install-claude",
+                                        help="When claude is missing, install the tested Claude Code with npm "
+                                             "without asking."),
 ) -> None:
     """Start the proxy, run CMD (Claude Code by default) wired to it, pass its exit code on."""
     from .entry import parse_run, start_run
@@ -191,6 +196,14 @@ def usage(
     from .usage import show
 
     show(since, by, as_json)
+
+
+@setup_app.command("claude", epilog="Example: orbridge setup claude")
+def setup_claude() -> None:
+    """Install the Claude Code version orbridge is tested with into orbridge's data dir (npm, no -g, no sudo)."""
+    from .claude_install import setup
+
+    setup()
 
 
 @keys_app.command("set", epilog="Example: orbridge keys set openrouter   (or: echo $KEY | orbridge keys set X)")

@@ -28,7 +28,9 @@ from .errors import CLIError
 from .resolve import Overrides, proxy_settings, resolve
 
 FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH)
-INSTALL_HINT = "install Claude Code with `npm install -g @anthropic-ai/claude-code`, or pass --claude PATH"
+INSTALL_HINT = "`orbridge setup claude` installs it (or `orbridge run --install-claude`), or pass --claude PATH"
+OVERRIDE_HINT = ("correct --claude / ORBRIDGE_CLAUDE, or leave it out: orbridge then runs claude from PATH or "
+                 "its own install (`orbridge setup claude`)")
 
 
 def bind(port: int, host: str = "127.0.0.1") -> socket.socket:
@@ -54,17 +56,24 @@ def bind(port: int, host: str = "127.0.0.1") -> socket.socket:
         raise CLIError(f"cannot listen on {where}: {exc.strerror}", "choose another --port") from None
 
 
-def find_command(cmd: list[str], claude: str | None) -> list[str]:
-    """The argv to start: CMD as given, or claude (with CMD as its arguments when CMD starts with an option)."""
+def find_command(cmd: list[str], claude: str | None, install: bool = False) -> list[str]:
+    """The argv to start: CMD as given, or claude (with CMD as its arguments when CMD starts with an option).
+    claude comes from --claude, ORBRIDGE_CLAUDE, PATH, then orbridge's own install, made now when missing
+    (asked on a terminal; without asking when `install`)."""
     cmd = list(cmd)
     if not cmd or cmd[0].startswith("-"):
         cmd = ["claude", *cmd]  # `orbridge run -- -p hi` is `claude -p hi`
-    if cmd[0] == "claude":
-        override = claude or os.environ.get("ORBRIDGE_CLAUDE")
-        if override:
-            cmd[0] = override
+    override = (claude or os.environ.get("ORBRIDGE_CLAUDE")) if cmd[0] == "claude" else None
+    if override:
+        cmd[0] = override
     exe = shutil.which(cmd[0])
+    if exe is None and cmd[0] == "claude":
+        from .claude_install import find_or_install
+
+        exe = find_or_install(install)
     if exe is None:
+        if override:
+            raise CLIError(f"claude not found ({override})", OVERRIDE_HINT, code=127)
         if Path(cmd[0]).name == "claude":
             raise CLIError(f"claude not found ({cmd[0]})", INSTALL_HINT, code=127)
         raise CLIError(f"command not found: {cmd[0]}", code=127)

@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-VERSION = os.environ.get("ORBRIDGE_TEST_CLAUDE_VERSION", "2.1.332")  # the newest: tool search on
+from orbridge.cli.claude_install import TESTED_VERSION
+
+# the version orbridge installs for users, so the two cannot drift (the newest: tool search on)
+VERSION = os.environ.get("ORBRIDGE_TEST_CLAUDE_VERSION", TESTED_VERSION)
 OLDER = "2.1.197"  # the version the traffic research was captured with; still in users' hands
 ROOT = Path(__file__).resolve().parent.parent
 
