@@ -10,14 +10,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import paths
 from .errors import CLIError
 
+if TYPE_CHECKING:
+    import httpx
+
+    from .config import Profile
+
 MAX_AGE = 24 * 3600
+FAIL_AGE = 15 * 60  # an endpoint without a model list (or down) is not asked again by `run` for this long
 
 
 @dataclass(frozen=True)
@@ -74,7 +82,7 @@ def parse(data: object) -> list[ModelEntry]:
         out.append(ModelEntry(
             id=row["id"],
             name=row.get("name") or "",
-            context_length=_int(row.get("context_length") or top.get("context_length")),
+            context_length=_int(row.get("context_length") or top.get("context_length") or row.get("max_model_len")),
             max_output=_int(top.get("max_completion_tokens") or row.get("max_output_tokens")),
             price_in=price_in * 1e6 if price_in is not None else None,
             price_out=price_out * 1e6 if price_out is not None else None,
@@ -103,11 +111,60 @@ def _write_cache(base_url: str, payload: object) -> None:
     data = json.dumps({"fetched_at": time.time(), "payload": payload}).encode("utf-8")
     try:  # 0600 in a 0700 folder, like every file orbridge writes
         paths.write_private(_cache_path(base_url), data)
+        _cache_path(base_url).with_suffix(".failed").unlink(missing_ok=True)
     except (CLIError, OSError):
         pass
 
 
-def fetch(base_url: str, api_key: str | None = None, timeout: float = 10.0, kind: str = "openai") -> Catalogue:
+def failed_recently(base_url: str) -> bool:
+    """`run` found no model list here less than FAIL_AGE ago: do not make it wait on the endpoint again."""
+    try:
+        raw, _ = paths.read_private(_cache_path(base_url).with_suffix(".failed"))
+        return raw is not None and time.time() - float(raw) < FAIL_AGE
+    except (CLIError, OSError, ValueError):
+        return False
+
+
+def _remember_failure(base_url: str) -> None:
+    try:
+        paths.write_private(_cache_path(base_url).with_suffix(".failed"), str(time.time()).encode())
+    except (CLIError, OSError):
+        pass
+
+
+def url_for(profile: Profile) -> str | None:
+    """Where a profile's model metadata comes from: OpenRouter's public catalogue, else the `/models` of
+    any OpenAI-compatible endpoint (a gateway, vLLM, Ollama), so `models` and `run` read the same list."""
+    if profile.catalogue_url:
+        return profile.catalogue_url
+    return profile.url if profile.kind == "openai" else None
+
+
+def for_run(profile: Profile, api_key: str | None, network: bool = True) -> Catalogue | None:
+    """The catalogue `run` uses, never waiting long: the cache (a stale one refreshed in the background), else
+    one fetch of up to 3 s (a 1 s connect for endpoints other than OpenRouter), a failure remembered for a while."""
+    import httpx
+
+    url = url_for(profile)
+    if url is None:
+        return None
+    key = api_key if url == profile.url else None  # a key goes only to its own endpoint
+    cat = read_cache(url)
+    if cat is not None:
+        if cat.age > MAX_AGE and network:  # stale: use it now, refresh for next time
+            threading.Thread(target=load, args=(url, key), kwargs={"refresh": True}, daemon=True).start()
+        return cat
+    if not network or failed_recently(url):
+        return None
+    timeout = httpx.Timeout(3.0) if profile.catalogue_url else httpx.Timeout(3.0, connect=1.0)
+    cat, _warning = load(url, key, timeout=timeout)
+    if cat is None:
+        _remember_failure(url)
+    return cat
+
+
+def fetch(base_url: str, api_key: str | None = None, timeout: float | httpx.Timeout = 10.0,
+          kind: str = "openai") -> Catalogue:
     import httpx
 
     headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
@@ -123,8 +180,15 @@ def fetch(base_url: str, api_key: str | None = None, timeout: float = 10.0, kind
     return Catalogue(models, time.time(), "network")
 
 
-def litellm_models() -> Catalogue:
-    """LiteLLM's bundled model table (no network): every provider it knows, with limits and prices."""
+LITELLM = "litellm:model_cost"  # the cache key of LiteLLM's table
+
+
+def litellm_models(refresh: bool = False) -> Catalogue:
+    """LiteLLM's bundled model table (no network): every provider it knows, with limits and prices. Importing
+    LiteLLM and reading its table takes seconds, so the rows are cached for 24 h like a provider's list."""
+    cached = None if refresh else _read_litellm()
+    if cached is not None and cached.age < MAX_AGE:
+        return cached
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
 
@@ -142,10 +206,32 @@ def litellm_models() -> Catalogue:
             price_out=price_out * 1e6 if isinstance(price_out, (int, float)) else None,
             tools=info.get("supports_function_calling"), reasoning=info.get("supports_reasoning"),
             vision=info.get("supports_vision")))
-    return Catalogue(sorted(rows, key=lambda m: m.id), time.time(), "litellm")
+    rows.sort(key=lambda m: m.id)
+    data = json.dumps({"fetched_at": time.time(), "rows": [asdict(m) for m in rows]}).encode("utf-8")
+    try:
+        paths.write_private(_cache_path(LITELLM), data)
+    except (CLIError, OSError):
+        pass
+    return Catalogue(rows, time.time(), "litellm")
 
 
-def load(base_url: str, api_key: str | None = None, refresh: bool = False, timeout: float = 10.0,
+def _read_litellm() -> Catalogue | None:
+    try:
+        raw, _ = paths.read_private(_cache_path(LITELLM))
+        data = json.loads(raw)
+        rows = [ModelEntry(**row) for row in data["rows"]]
+        return Catalogue(rows, float(data["fetched_at"]), "cache")
+    except (CLIError, OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _unreachable(exc: Exception) -> bool:
+    import httpx
+
+    return isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+
+
+def load(base_url: str, api_key: str | None = None, refresh: bool = False, timeout: float | httpx.Timeout = 10.0,
          allow_network: bool = True, kind: str = "openai") -> tuple[Catalogue | None, str | None]:
     """The catalogue (fresh cache, else network, else a stale cache) and a warning if something failed."""
     cached = read_cache(base_url)
@@ -157,6 +243,10 @@ def load(base_url: str, api_key: str | None = None, refresh: bool = False, timeo
         return fetch(base_url, api_key, timeout, kind), None
     except Exception as exc:  # offline, DNS, HTTP error, bad JSON: fall back to the cache
         reason = f"{type(exc).__name__}: {exc}"[:200]
+        if _unreachable(exc):
+            from orbridge.proxy.reachability import Reachability
+
+            reason = Reachability(base_url).describe(reason)
         if cached:
             return cached, f"could not refresh the model list ({reason}); using the cache from " \
                            f"{cached.age / 3600:.1f} h ago"

@@ -9,14 +9,17 @@ import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from rich.text import Text
+
 from orbridge.proxy.redaction import safe_url
 
-from . import catalogue, config, keys
+from . import catalogue, config, display, keys
 from .errors import CLIError
 from .resolve import Overrides, Resolved, apply, key_for
 
 OK, FAIL, WARN = "ok", "fail", "warn"
 MARK = {OK: "✓", FAIL: "✗", WARN: "!"}
+STYLE = {OK: "green", FAIL: "red", WARN: "yellow"}
 
 
 @dataclass
@@ -60,8 +63,10 @@ def _key_accepted(profile: config.Profile, key: str | None) -> Check:
     except httpx.HTTPError as exc:
         from orbridge.proxy.reachability import Reachability
 
-        return Check("upstream reachable", FAIL if isinstance(exc, httpx.ConnectError) else WARN,
-                     Reachability(base).describe(f"{type(exc).__name__}: {exc}"))
+        detail = Reachability(base).describe(f"{type(exc).__name__}: {exc}").replace(
+            "; `orbridge doctor` checks the setup", "").replace(" `orbridge doctor` checks the setup", "")
+        return Check("upstream reachable", FAIL if isinstance(exc, httpx.ConnectError) else WARN, detail,
+                     _unreachable_fix(detail))
     if resp.status_code in (401, 403):
         return Check("key accepted", FAIL, f"{profile.provider} answered {resp.status_code}",
                      key_for_fix(profile))
@@ -92,24 +97,59 @@ def _litellm_credentials(profile: config.Profile) -> list[Check]:
     return checks
 
 
-def _tier_models(profile: config.Profile) -> list[Check]:
-    if not profile.catalogue_url:
+def _unreachable_fix(detail: str) -> str:
+    if "is the server running?" in detail:
+        return "start the server (for Ollama: `ollama serve`), or point --base-url at where it listens"
+    return "check the URL (--base-url, or the profile's base_url) and your network"
+
+
+def _models_fix(profile: config.Profile, tiers: list[str], model: str, near: list[str], one_off: bool,
+                listing: str) -> str:
+    """The command that puts a listed model in these tiers."""
+    pick = near[0] if near else "ID"
+    term = model.split("/")[0] if "/" in model else model[:4]
+    flags = f"--model {pick}" if one_off else " ".join(f"--{t} {pick}" for t in tiers)
+    where = "" if one_off else f"orbridge profile edit {profile.name} "
+    return f"{where}{flags}   (ids: `orbridge models --search {term}{listing}`)"
+
+
+def _tier_models(profile: config.Profile, key: str | None, one_off: bool) -> list[Check]:
+    """Each tier's model against the provider's list: OpenRouter's catalogue, or any OpenAI-compatible
+    endpoint's `/models`. Tiers sharing a model share one line when it is wrong."""
+    import difflib
+
+    url = catalogue.url_for(profile)
+    if url is None:
         return [Check("models", OK, ", ".join(f"{t}={m}" for t, m in profile.tiers().items()))]
-    cat, warning = catalogue.load(profile.catalogue_url, timeout=8)
+    # OpenRouter's big public list is cached a day; a custom endpoint's is asked afresh (a model just pulled).
+    cat, warning = catalogue.load(url, key if url == profile.url else None, timeout=8,
+                                  refresh=not profile.catalogue_url)
+    where = f"the {profile.provider} catalogue" if profile.catalogue_url else f"{safe_url(url)}/models"
     if cat is None:
-        return [Check("models exist", WARN, warning or "no catalogue", "orbridge models --refresh")]
-    checks = []
+        return [Check("models exist", WARN, f"could not check the tier models: {warning or 'no list'}",
+                      "orbridge models --refresh" if profile.catalogue_url else None)]
+    if not cat.models:
+        return [Check("models exist", WARN, f"could not check the tier models: {where} lists no models")]
+    listing = "" if profile.catalogue_url else f" --base-url {safe_url(url)}"
+    by_model: dict[str, list[str]] = {}
     for tier, model in profile.tiers().items():
+        by_model.setdefault(model, []).append(tier)
+    checks = []
+    ids = [m.id for m in cat.models]
+    for model, tiers in by_model.items():
         entry = cat.get(model)
+        name = f"{'/'.join(tiers)} model"
         if entry is None:
-            checks.append(Check(f"{tier} model", FAIL, f"{model} is not in the {profile.provider} catalogue",
-                                f"orbridge profile edit {profile.name} --{tier} <id from `orbridge models --tools`>"))
+            near = difflib.get_close_matches(model, ids, n=3)
+            hint = f" — did you mean {' or '.join(near)}?" if near else ""
+            checks.append(Check(name, FAIL, f"{model} is not in {where}{hint}",
+                                _models_fix(profile, tiers, model, near, one_off, listing)))
         elif entry.tools is False:
-            checks.append(Check(f"{tier} model", FAIL, f"{model} does not support tool calls",
-                                f"orbridge profile edit {profile.name} --{tier} <id from `orbridge models --tools`>"))
+            checks.append(Check(name, FAIL, f"{model} does not support tool calls",
+                                _models_fix(profile, tiers, model, [], one_off, listing + " --tools")))
         else:
             size = f"context {entry.context_length or '?'}, max output {entry.max_output or '?'}"
-            checks.append(Check(f"{tier} model", OK, f"{model} ({size})"))
+            checks += [Check(f"{tier} model", OK, f"{model} ({size})") for tier in tiers]
     return checks
 
 
@@ -168,12 +208,27 @@ def _round_trip(resolved: Resolved) -> Check:
         server.stop()
     if resp.status_code != 200:
         try:
-            message = resp.json()["error"]["message"]
+            error = resp.json()["error"]
+            message, kind = str(error["message"]), str(error.get("type", ""))
         except (ValueError, KeyError, TypeError):
-            message = resp.text[:200]
-        return Check("live round trip", FAIL, f"{resp.status_code}: {message}")
+            message, kind = resp.text[:200], ""
+        return Check("live round trip", FAIL, f"{resp.status_code}: {message}",
+                     _round_trip_fix(resp.status_code, kind, message, resolved))
     text = "".join(b.get("text", "") for b in resp.json().get("content", []) if b.get("type") == "text")
     return Check("live round trip", OK, f"haiku tier answered {text.strip()[:40]!r}")
+
+
+def _round_trip_fix(status: int, kind: str, message: str, resolved: Resolved) -> str | None:
+    """What to do about a failed round trip, read from the proxy's Anthropic-shaped error."""
+    if status in (401, 403) or kind in ("authentication_error", "permission_error"):
+        return resolved.key_fix
+    if "nothing answers at" in message or "cannot connect to" in message or "cannot resolve" in message:
+        return _unreachable_fix(message)
+    if status == 404 or kind == "not_found_error" or "model" in message.lower():
+        model = resolved.profile.tiers()["haiku"]
+        term = model.split("/")[0] if "/" in model else model[:4]
+        return f"pick a model the provider lists: orbridge models --search {term}"
+    return None
 
 
 def run_checks(o: Overrides, claude: str | None) -> list[Check]:
@@ -215,12 +270,15 @@ def run_checks(o: Overrides, claude: str | None) -> list[Check]:
                             None if profile.preset is None else resolved.key_fix))
     for warning in resolved.warnings():
         checks.append(Check("key transport", WARN, warning, "use an https:// base URL"))
-    checks.append(_key_accepted(profile, key))
-    checks += _tier_models(profile)
+    reach = _key_accepted(profile, key)
+    checks.append(reach)
+    down = reach.name == "upstream reachable" and reach.status == FAIL  # the checks below would only repeat it
+    if not down:
+        checks += _tier_models(profile, key, one_off=bool(o.model))
     checks.append(_port())
     checks.append(_onboarding())
     checks += _environment()
-    if key or not needs:
+    if (key or not needs) and not down:
         checks.append(_round_trip(resolved))
     return checks
 
@@ -235,8 +293,24 @@ def doctor(o: Overrides, as_json: bool, claude: str | None) -> int:
     if as_json:
         print(json.dumps({"ok": not failed, "checks": [asdict(c) for c in checks]}, indent=1))
         return 1 if failed else 0
-    for c in checks:
-        print(f"{MARK[c.status]} {c.name}: {c.detail}")
-        if c.fix and c.status != OK:
-            print(f"    fix: {c.fix}")
+    show(checks)
     return 1 if failed else 0
+
+
+def show(checks: list[Check]) -> None:
+    """One line per check; on a terminal the mark in colour (rich leaves it plain under NO_COLOR)."""
+    import sys
+
+    out = None
+    if sys.stdout.isatty():
+        from rich.console import Console
+
+        out = Console(soft_wrap=True, highlight=False)
+    for c in checks:
+        line = Text.assemble((MARK[c.status], STYLE[c.status]), f" {c.name}: {display.plain(c.detail)}")
+        if out is None:
+            print(line.plain)
+        else:
+            out.print(line)
+        if c.fix and c.status != OK:
+            print(f"    fix: {display.plain(c.fix)}", flush=True)

@@ -103,3 +103,82 @@ def lookup(provider: str | None, env_var: str | None) -> tuple[str | None, str]:
         raise CLIError(f"the key for {provider} in {paths.keys_file()} holds {_bad_char(key)}",
                        f"run `orbridge keys set {provider}` again")
     return (key, "file") if key else (None, "none")
+
+
+def known_names() -> set[str]:
+    """Names a key can usefully be stored under: presets, keys already stored, profiles' `key_name`s."""
+    from . import config
+
+    names = set(config.PRESETS) | set(stored())
+    try:
+        names |= {p.key_name for p in config.load().profiles.values() if p.key_name}
+    except CLIError:
+        pass  # a broken config file is reported by the commands that need it
+    return names
+
+
+def _confirm_name(name: str, force: bool) -> None:
+    """A name close to a known one is likely a typo: store under it only when the user says so."""
+    import difflib
+
+    known = known_names()
+    if force or name in known:
+        return
+    near = difflib.get_close_matches(name, sorted(known), n=3)
+    if not near:
+        return  # a new name of the user's own (a gateway's key, tied with --key-name)
+    question = f"no provider or key is named {name!r} — did you mean {' or '.join(near)}?"
+    if not sys.stdin.isatty():
+        raise CLIError(question, f"orbridge keys set {near[0]}   (or keep the name: orbridge keys set {name} --force)",
+                       code=2)
+    print(f"{question} Store the key as {name!r} anyway? [y/N] ", end="", file=sys.stderr, flush=True)
+    try:
+        answer = sys.stdin.readline()
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        raise SystemExit(130) from None
+    if answer.strip().lower() not in ("y", "yes"):
+        raise CLIError("nothing stored", f"orbridge keys set {near[0]}")
+
+
+def _read_key(name: str) -> str:
+    """The key from a hidden prompt on a terminal, else one line of stdin; Ctrl-C stores nothing."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline()
+    import getpass
+
+    try:
+        return getpass.getpass(f"API key for {name} (input hidden): ")
+    except KeyboardInterrupt:
+        print(file=sys.stderr)  # the prompt's line ends before the shell's does
+        raise SystemExit(130) from None
+    except EOFError:
+        print(file=sys.stderr)
+        raise CLIError("no key entered: nothing stored", f"orbridge keys set {name}") from None
+
+
+def env_override(name: str) -> str | None:
+    """The variable that wins over a key stored under `name`, when it is set."""
+    from . import config
+
+    for preset_name, preset in config.PRESETS.items():
+        if (preset.key or preset_name) == name and preset.env_var and os.environ.get(preset.env_var, "").strip():
+            return preset.env_var
+    return None
+
+
+def set_command(name: str, force: bool) -> None:
+    """`orbridge keys set NAME`: check the name, read the key, store it, say what will actually be used."""
+    _confirm_name(name, force)
+    value = _read_key(name)
+    set_key(name, value)
+    print(f"stored the key for {name}: {mask(value.strip())}")
+    var = env_override(name)
+    if var:
+        print(f"note: ${var} is set and wins over the stored key; unset it to use this one", file=sys.stderr)
+
+
+def remove_command(name: str) -> None:
+    if not remove_key(name):
+        raise CLIError(f"no stored key named {name!r}: nothing removed", "`orbridge keys list` shows the stored keys")
+    print(f"removed the key for {name}")

@@ -207,18 +207,13 @@ def setup_claude() -> None:
 
 
 @keys_app.command("set", epilog="Example: orbridge keys set openrouter   (or: echo $KEY | orbridge keys set X)")
-def keys_set(provider: str = typer.Argument(..., help="Provider (preset) or key name.")) -> None:
+def keys_set(provider: str = typer.Argument(..., help="Provider (preset) or key name."),
+             force: bool = typer.Option(False, "--force", help="Store under a name that looks like a typo of a "
+                                        "known one, without asking.")) -> None:
     """Store a key (hidden prompt, or stdin when piped)."""
     from . import keys
 
-    if sys.stdin.isatty():
-        import getpass
-
-        value = getpass.getpass(f"API key for {provider} (input hidden): ")
-    else:
-        value = sys.stdin.readline()
-    keys.set_key(provider, value)
-    print(f"stored the key for {provider}: {keys.mask(value.strip())}")
+    keys.set_command(provider, force)
 
 
 @keys_app.command("list", epilog="Example: orbridge keys list")
@@ -242,7 +237,7 @@ def keys_remove(provider: str = typer.Argument(..., help="Provider or key name."
     """Forget a stored key."""
     from . import keys
 
-    print(f"removed the key for {provider}" if keys.remove_key(provider) else f"no stored key for {provider}")
+    keys.remove_command(provider)
 
 
 @profile_app.command("list", epilog="Example: orbridge profile list")

@@ -79,6 +79,12 @@ def render(title: str, rows: list[catalogue.ModelEntry], width: int):
     return table
 
 
+def _fix(warning: str | None) -> str:
+    if warning and "is the server running?" in warning:
+        return "start the server (for Ollama: `ollama serve`), or point --base-url at where it listens"
+    return "check the URL and your network, then run `orbridge models --refresh`"
+
+
 def show(o: Overrides, search: str | None, tools: bool, reasoning: bool, vision: bool, as_json: bool,
          refresh: bool) -> None:
     profile = apply(config.load().get(o.profile), o)
@@ -88,16 +94,16 @@ def show(o: Overrides, search: str | None, tools: bool, reasoning: bool, vision:
     console = Console(stderr=True)
     with console.status(f"fetching the {profile.provider} model list…"):
         if profile.kind == "litellm":
-            cat, warning = catalogue.litellm_models(), None
+            cat, warning = catalogue.litellm_models(refresh), None
         else:
             url = profile.catalogue_url or profile.url
             cat, warning = catalogue.load(url, None if profile.catalogue_url else key, refresh=refresh,
                                           kind="openai" if profile.catalogue_url else profile.kind)
+    if cat is None:
+        raise CLIError(f"no model list for {profile.provider}: {warning or 'the endpoint sent none'}",
+                       _fix(warning))
     if warning:
         console.print(display.text(warning), style="yellow")
-    if cat is None:
-        raise CLIError(f"no model list for {profile.provider}", "check your network, then run "
-                       "`orbridge models --refresh`")
     rows = cat.models
     if search:
         s = search.lower()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -85,7 +84,11 @@ def apply(profile: config.Profile, o: Overrides) -> config.Profile:
     changes: dict = {}
     if o.provider:
         if o.provider not in config.PRESETS:
-            raise CLIError(f"unknown provider {o.provider!r} (presets: {', '.join(config.PRESETS)})",
+            import difflib
+
+            near = difflib.get_close_matches(o.provider, config.PRESETS, n=2)
+            hint = f" — did you mean {' or '.join(near)}?" if near else f" (presets: {', '.join(config.PRESETS)})"
+            raise CLIError(f"unknown provider {o.provider!r}{hint}",
                            "use a preset name, or --base-url URL for any OpenAI-compatible endpoint")
         changes.update(provider=o.provider, base_url=None, key_name=None)
     if o.base_url:
@@ -116,17 +119,11 @@ def resolve(o: Overrides, need_key: bool = True, network: bool = True) -> Resolv
     if need_key and key is None and profile.key_name:
         raise CLIError(f"no stored key named {profile.key_name!r}", f"orbridge keys set {profile.key_name}")
     info: dict = {}
-    if profile.catalogue_url:
-        cat = catalogue.read_cache(profile.catalogue_url)
-        if cat is None:  # first run: worth up to 3 s once, for the clamps and CLAUDE_CODE_MAX_* below
-            cat, _warning = catalogue.load(profile.catalogue_url, None, timeout=3.0, allow_network=network)
-        elif cat.age > catalogue.MAX_AGE and network:  # stale: use it now, refresh for next time
-            threading.Thread(target=catalogue.load, args=(profile.catalogue_url,), kwargs={"refresh": True},
-                             daemon=True).start()
-        if cat:
-            wanted = set(profile.tiers().values()) | {profile.model} | set(profile.fallbacks) | {
-                str(m) for k, m in profile.routes.items() if k != "long_context_threshold"}
-            info = {m.id: m for m in cat.models if m.id in wanted}
+    cat = catalogue.for_run(profile, key, network)
+    if cat is not None:
+        wanted = set(profile.tiers().values()) | {profile.model} | set(profile.fallbacks) | {
+            str(m) for k, m in profile.routes.items() if k != "long_context_threshold"}
+        info = {m.id: m for m in cat.models if m.id in wanted}
     if profile.context_length or profile.max_output:
         for model in {profile.model, *profile.tiers().values()} - {None}:
             known = info.get(model) or catalogue.ModelEntry(id=model)
