@@ -134,7 +134,8 @@ def test_missing_key_and_missing_claude_are_one_line_errors(home):
     assert r.returncode == 1 and "orbridge keys set openrouter" in r.stderr and "Traceback" not in r.stderr
     add_profile(home)
     r = home("run", "--claude", "/nonexistent/claude", "--", "claude")
-    assert r.returncode == 127 and "npm install -g @anthropic-ai/claude-code" in r.stderr
+    assert r.returncode == 127 and "claude not found (/nonexistent/claude)" in r.stderr
+    assert "--claude / ORBRIDGE_CLAUDE" in r.stderr
 
 
 CATALOGUE = {"data": [
@@ -167,7 +168,8 @@ def test_models_catalogue_cache_and_offline_fallback(home):
 def test_doctor_failing_and_passing(home):
     r = home("doctor", extra={"ORBRIDGE_CLAUDE": "/nonexistent"})
     assert r.returncode == 1
-    assert "✗ claude binary" in r.stdout and "npm install -g @anthropic-ai/claude-code" in r.stdout
+    assert "✗ claude binary" in r.stdout and "not found (ORBRIDGE_CLAUDE /nonexistent)" in r.stdout
+    assert "orbridge setup claude" in r.stdout
     assert "✗ api key" in r.stdout and "orbridge keys set openrouter" in r.stdout
     add_profile(home)
     home.fake.catalogue = CATALOGUE
