@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from orbridge.proxy.redaction import safe_text
+
 from . import paths
 from .errors import CLIError
 
@@ -242,7 +244,7 @@ def load(base_url: str, api_key: str | None = None, refresh: bool = False, timeo
     try:
         return fetch(base_url, api_key, timeout, kind), None
     except Exception as exc:  # offline, DNS, HTTP error, bad JSON: fall back to the cache
-        reason = f"{type(exc).__name__}: {exc}"[:200]
+        reason = safe_text(f"{type(exc).__name__}: {exc}")[:200]  # httpx quotes the URL, password and all
         if _unreachable(exc):
             from orbridge.proxy.reachability import Reachability
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rich.text import Text
 
-from orbridge.proxy.redaction import safe_url
+from orbridge.proxy.redaction import Redactor, safe_url
 
 from . import catalogue, config, display, keys
 from .errors import CLIError
@@ -71,7 +71,7 @@ def _key_accepted(profile: config.Profile, key: str | None) -> Check:
         return Check("key accepted", FAIL, f"{profile.provider} answered {resp.status_code}",
                      key_for_fix(profile))
     if resp.status_code >= 400:
-        return Check("upstream reachable", WARN, f"{url} answered {resp.status_code}")
+        return Check("upstream reachable", WARN, f"{safe_url(url)} answered {resp.status_code}")
     if not key:
         return Check("upstream reachable", OK, f"{safe_url(base)} answered {resp.status_code}")
     return Check("key accepted", OK, f"{profile.provider} accepted the key")
@@ -288,13 +288,24 @@ def doctor(o: Overrides, as_json: bool, claude: str | None) -> int:
 
     console = Console(stderr=True)
     with console.status("checking…"):
-        checks = run_checks(o, claude)
+        checks = [_redacted(c) for c in run_checks(o, claude)]
     failed = any(c.status == FAIL for c in checks)
     if as_json:
         print(json.dumps({"ok": not failed, "checks": [asdict(c) for c in checks]}, indent=1))
         return 1 if failed else 0
     show(checks)
     return 1 if failed else 0
+
+
+def _redacted(check: Check) -> Check:
+    """What doctor prints quotes URLs and upstream errors: no key, no URL password, whatever their source."""
+    from .child_env import held_keys
+
+    try:
+        redact = Redactor(held_keys(None))
+    except CLIError:  # an unreadable key file is a check of its own; URL passwords still go
+        redact = Redactor()
+    return Check(check.name, check.status, redact(check.detail), redact(check.fix) if check.fix else check.fix)
 
 
 def show(checks: list[Check]) -> None:

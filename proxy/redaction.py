@@ -61,6 +61,11 @@ def _unescape(text: str) -> str:
     return re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text).replace("\\/", "/")
 
 
+def safe_text(text: str) -> str:
+    """Any text with the userinfo of every URL in it removed."""
+    return _USERINFO.sub(r"\1", text) if "@" in text else text
+
+
 def safe_url(url: str | None) -> str:
     """A URL fit to show: no user, no password."""
     if not url:

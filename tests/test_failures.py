@@ -105,3 +105,17 @@ def test_profile_show_hides_url_userinfo(home):
     assert r.returncode == 0, r.stderr
     out = home("profile", "show", "gw").stdout
     assert "hunter22secret" not in out and "https://gw.example/v1" in out
+
+
+def test_url_passwords_never_printed_by_models_or_doctor(home):
+    url = home.fake.base_url.replace("http://", "http://alice:s3cretpw99@")
+    home.fake.catalogue = None  # /models answers an error, which httpx words with the whole URL
+    home.fake.script(Reply(status=401, body={"error": {"message": "no"}}, repeat=True))
+    outputs = []
+    for args in (("models", "--base-url", url), ("models", "--json", "--base-url", url),
+                 ("doctor", "--base-url", url, "--model", "m"),
+                 ("doctor", "--json", "--base-url", url, "--model", "m")):
+        r = home(*args)
+        outputs.append(r.stdout + r.stderr)
+        assert "Traceback" not in outputs[-1]
+    assert not [o for o in outputs if "s3cretpw99" in o], outputs
