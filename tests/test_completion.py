@@ -5,6 +5,7 @@ with HOME in a tmp folder."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -139,3 +140,38 @@ def test_completion_loads_no_proxy_stack(home):
     assert r.returncode == 0
     for heavy in ("starlette", "uvicorn", "litellm", "httpx", "orbridge.proxy.app", "orbridge.proxy.server"):
         assert f" {heavy}\n" not in r.stderr and f" {heavy}." not in r.stderr, heavy
+
+
+COMMANDS = {"run", "serve", "models", "doctor", "logs", "usage", "profile", "keys", "list", "show", "add", "edit",
+            "use", "remove", "set"}
+OPTION = re.compile(r"(?<![\w-])--?[a-z][a-z-]*")
+
+
+def _has_option(orb, words: tuple[str, ...], option: str, helps: dict) -> bool:
+    if words not in helps:
+        r = orb(*words, "--help")
+        assert r.returncode == 0, r.stderr
+        helps[words] = r.stdout
+    return re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", helps[words]) is not None
+
+
+def test_readme_commands_table_and_overrides_agree_with_help(home):
+    """Every option the README's commands table and overrides paragraph name is in that command's --help."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    table = readme.split("## Commands", 1)[1].split("\n\n", 2)[1]
+    helps: dict = {}
+    for row in table.splitlines()[2:]:
+        example = row.rstrip(" |").rsplit("|", 1)[1].strip(" `")
+        after = example.split("orbridge ", 1)[1].split()
+        words = tuple(w for w in after[:2] if w in COMMANDS)  # `profile add local …` -> profile add
+        for option in OPTION.findall(row):
+            assert _has_option(home, words, option, helps), (row, option)
+    first = readme.split("One-off overrides on ", 1)[1].split(".\n", 1)[0]
+    for clause in first.split(";"):
+        names = re.findall(r"`([a-z]+)`", clause)
+        commands = [n for n in names if n in COMMANDS]
+        options = re.findall(r"`(--[a-z-]+)", clause)
+        assert commands and options, clause
+        for command in commands:
+            for option in options:
+                assert _has_option(home, (command,), option, helps), (command, option)
