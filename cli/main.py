@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 import typer.core
 
+from . import completion
 from .errors import CLIError
 
 # One example per line in both help renderings: rich keeps single newlines, click's plain one needs `\b`.
@@ -43,6 +44,7 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich" if not os.environ.get("NO_COLOR") else None,
     pretty_exceptions_enable=False,
+    add_completion=False,  # root() declares them: Typer's ignore the shell named
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 profile_app = typer.Typer(help="Named profiles: provider, models, timeout. Example: orbridge profile use work",
@@ -55,13 +57,17 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(setup_app, name="setup")
 
 ProfileOpt = typer.Option(None, "--profile", "-p", help="Profile to use (default: the active one).",
-                          envvar="ORBRIDGE_PROFILE")
+                          envvar="ORBRIDGE_PROFILE", autocompletion=completion.profile_names)
 RunProfileOpt = typer.Option(None, "--profile", help="Profile to use (default: the active one).",
-                             envvar="ORBRIDGE_PROFILE")  # no -p on run: that is claude's --print
-ProviderOpt = typer.Option(None, "--provider", help="One-off provider preset (openrouter, openai, ollama, ...).")
+                             envvar="ORBRIDGE_PROFILE",
+                             autocompletion=completion.profile_names)  # no -p on run: that is claude's --print
+ProviderOpt = typer.Option(None, "--provider", help="One-off provider preset (openrouter, openai, ollama, ...).",
+                           autocompletion=completion.presets)
 BaseUrlOpt = typer.Option(None, "--base-url", help="One-off OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1.")
-ModelOpt = typer.Option(None, "--model", "-m", help="One-off model for every tier.")
-HaikuOpt = typer.Option(None, "--haiku", help="One-off model for the haiku (background) tier.")
+ModelOpt = typer.Option(None, "--model", "-m", help="One-off model for every tier.",
+                        autocompletion=completion.model_ids)
+HaikuOpt = typer.Option(None, "--haiku", help="One-off model for the haiku (background) tier.",
+                        autocompletion=completion.model_ids)
 KeyNameOpt = typer.Option(None, "--key-name", metavar="NAME",
                           help="One-off stored key to use (see orbridge keys set NAME).")
 
@@ -82,8 +88,16 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                      help="Show the version and exit.")) -> None:
+def root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Show the version and exit."),
+    install_completion: completion.Shell = typer.Option(
+        None, "--install-completion", callback=completion.install, is_eager=True, expose_value=False,
+        help="Install completion for SHELL (then open a new terminal)."),
+    show_completion: completion.Shell = typer.Option(
+        None, "--show-completion", callback=completion.show, is_eager=True, expose_value=False,
+        help="Print the completion script for SHELL, to install it by hand."),
+) -> None:
     """Run Claude Code on any model."""
 
 
@@ -189,7 +203,8 @@ def logs(
 @app.command(epilog="Example: orbridge usage --since 7d --by day")
 def usage(
     since: str = typer.Option("7d", "--since", help="How far back: 30m, 24h, 7d, 2w."),
-    by: str = typer.Option("model", "--by", help="Group by model, day or profile."),
+    by: str = typer.Option("model", "--by", help="Group by model, day or profile.",
+                           autocompletion=completion.usage_groups),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Requests, tokens and cost from the request log."""
@@ -249,7 +264,8 @@ def profile_list() -> None:
 
 
 @profile_app.command("show", epilog="Example: orbridge profile show work")
-def profile_show(name: str = typer.Argument(None, help="Profile (default: the active one).")) -> None:
+def profile_show(name: str = typer.Argument(None, help="Profile (default: the active one).",
+                                            autocompletion=completion.profile_names)) -> None:
     """Show one profile, with its resolved tier models."""
     from .profiles import show
 
@@ -260,16 +276,23 @@ def _profile_fields_command(action: str, doc: str):
     """`profile add` and `profile edit` take the same fields; one definition serves both."""
 
     def command(
-        name: str = typer.Argument(..., help="Profile name."),
+        name: str = typer.Argument(..., help="Profile name.",
+                                   autocompletion=completion.profile_names if action == "edit" else None),
         provider: str = typer.Option(None, "--provider", help="Preset: openrouter, openai, deepseek, groq, "
                                      "together, mistral, ollama, lmstudio, vllm, anthropic, openrouter-anthropic, "
-                                     "deepseek-anthropic, moonshot, minimax, litellm."),
+                                     "deepseek-anthropic, moonshot, minimax, litellm.",
+                                     autocompletion=completion.presets),
         base_url: str = typer.Option(None, "--base-url", help="Any OpenAI-compatible endpoint."),
-        model: str = typer.Option(None, "--model", help="Default model."),
-        opus: str = typer.Option(None, "--opus", help="Model for the opus tier."),
-        sonnet: str = typer.Option(None, "--sonnet", help="Model for the sonnet tier."),
-        haiku: str = typer.Option(None, "--haiku", help="Model for the haiku (background) tier."),
-        fable: str = typer.Option(None, "--fable", help="Model for the fable tier."),
+        model: str = typer.Option(None, "--model", help="Default model.",
+                                  autocompletion=completion.model_ids),
+        opus: str = typer.Option(None, "--opus", help="Model for the opus tier.",
+                                 autocompletion=completion.model_ids),
+        sonnet: str = typer.Option(None, "--sonnet", help="Model for the sonnet tier.",
+                                   autocompletion=completion.model_ids),
+        haiku: str = typer.Option(None, "--haiku", help="Model for the haiku (background) tier.",
+                                  autocompletion=completion.model_ids),
+        fable: str = typer.Option(None, "--fable", help="Model for the fable tier.",
+                                  autocompletion=completion.model_ids),
         timeout: float = typer.Option(None, "--timeout", help="Upstream timeout in seconds."),
         key_name: str = typer.Option(None, "--key-name", help="Stored key to use (default: the provider's)."),
         context_length: int = typer.Option(None, "--context-length", help="Context window, when no catalogue "
@@ -296,7 +319,7 @@ profile_app.command("edit", epilog="Example: orbridge profile edit work --haiku 
 
 
 @profile_app.command("use", epilog="Example: orbridge profile use work")
-def profile_use(name: str = typer.Argument(...)) -> None:
+def profile_use(name: str = typer.Argument(..., autocompletion=completion.profile_names)) -> None:
     """Make a profile the active one."""
     from .profiles import use
 
@@ -304,7 +327,7 @@ def profile_use(name: str = typer.Argument(...)) -> None:
 
 
 @profile_app.command("remove", epilog="Example: orbridge profile remove old")
-def profile_remove(name: str = typer.Argument(...)) -> None:
+def profile_remove(name: str = typer.Argument(..., autocompletion=completion.profile_names)) -> None:
     """Delete a profile."""
     from .profiles import remove
 
@@ -316,7 +339,8 @@ def main() -> None:
 
     private_umask()
     try:
-        app()
+        completion.register_shells()
+        app(prog_name="orbridge")  # the name completion scripts call and `_ORBRIDGE_COMPLETE` is derived from
     except CLIError as exc:
         fix = f"\n  fix: {exc.fix}" if exc.fix else ""
         print(f"orbridge: {exc.message}{fix}", file=sys.stderr)
