@@ -17,11 +17,9 @@ from .errors import CLIError
 
 
 def mask(key: str | None) -> str:
-    if not key:
-        return "(none)"
-    if len(key) <= 12:
-        return key[:2] + "…" if len(key) > 4 else "…"
-    return f"{key[:4]}…{key[-4:]}"
+    from orbridge.proxy.redaction import mask as masked
+
+    return masked(key) if key else "(none)"
 
 
 def _read(path: Path) -> dict[str, str]:

@@ -28,7 +28,10 @@ def _spellings(char: str) -> str:
 
 
 def mask(secret: str) -> str:
-    return f"{secret[:4]}…{secret[-4:]}" if len(secret) > 12 else "…"
+    """How a secret is shown everywhere (CLI and proxy): enough to tell two keys apart, never enough to use."""
+    if len(secret) > 12:
+        return f"{secret[:4]}…{secret[-4:]}"
+    return secret[:2] + "…" if len(secret) > 4 else "…"
 
 
 class Redactor:
