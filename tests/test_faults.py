@@ -167,7 +167,7 @@ def test_200_concurrent_clients_with_random_disconnects(upstream, tmp_path):
         server.wait(10)
 
 
-def test_connect_timeout_is_a_quick_504(proxy_factory, upstream):
+def test_connect_timeout_is_quick_and_final_before_any_answer(proxy_factory, upstream):
     import socket
 
     # A listener whose accept backlog is full: the kernel drops further SYNs, so connecting times out.
@@ -181,7 +181,9 @@ def test_connect_timeout_is_a_quick_504(proxy_factory, upstream):
                                             connect_timeout=0.5))
         t = time.monotonic()
         resp, _ = p.stream(MIN)
-        assert resp.status_code == 504 and "timed out" in resp.json()["error"]["message"]
+        # No connection at all before the upstream ever answered: final, naming the URL (reachability.py).
+        assert resp.status_code == 502 and resp.headers["x-should-retry"] == "false"
+        assert f"nothing answers at http://127.0.0.1:{port}/v1" in resp.json()["error"]["message"]
         assert time.monotonic() - t < 3
     finally:
         filler.close()
