@@ -272,9 +272,11 @@ def load(path: Path | None = None) -> Config:
         raise CLIError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})", fix) from None
     except (ValueError, RecursionError) as exc:  # TOMLDecodeError, or an integer past Python's digit limit
         raise CLIError(f"{path}: {str(exc).splitlines()[0][:200]}", fix) from None
+    # Names orbridge does not know (a typo, a newer version's key) exit 1 like a syntax error; a known field
+    # with a wrong value exits 2.
     unknown = set(data) - {"active", "profiles"}
     if unknown:
-        raise CLIError(f"{path}: unknown keys: {', '.join(shown(k) for k in sorted(unknown))}", fix, code=2)
+        raise CLIError(f"{path}: unknown keys: {', '.join(shown(k) for k in sorted(unknown))}", fix)
     active = data.get("active")
     if active is not None and not _text(active):
         raise CLIError(f"{path}: active: expected a profile name, got {shown(active)}", fix, code=2)
@@ -288,7 +290,13 @@ def load(path: Path | None = None) -> Config:
             raise CLIError(f"{where}: expected a table, got {shown(table)}", fix, code=2)
         unknown = set(table) - _FIELDS
         if unknown:
-            raise CLIError(f"{where} has unknown keys: {', '.join(shown(k) for k in sorted(unknown))}", fix, code=2)
+            raise CLIError(f"{where} has unknown keys: {', '.join(shown(k) for k in sorted(unknown))}", fix)
+        routes = table.get("routes")
+        unknown = set(routes) - {*ROUTE_RULES, THRESHOLD} if isinstance(routes, dict) else set()
+        if unknown:
+            names = ", ".join(shown(k)[1:-1] for k in sorted(unknown))
+            raise CLIError(f"{where[:-1]}.routes] has unknown rules: {names}",
+                           f"rules: {', '.join((*ROUTE_RULES, THRESHOLD))}; {fix}")
         try:
             config.profiles[name] = from_table(name, table)
         except FieldError as exc:
