@@ -6,11 +6,14 @@ OpenRouter with current coding models.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import sys
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from . import paths
 from .errors import CLIError
@@ -49,6 +52,110 @@ PRESETS: dict[str, Preset] = {
 }
 
 DEFAULT_PROFILE = "default"
+ROUTE_RULES = ("background", "think", "long_context", "web_search", "image")
+THRESHOLD = "long_context_threshold"
+MAX_TIMEOUT = 86_400.0
+MAX_TOKENS = 1_000_000_000  # context_length, max_output, long_context_threshold: room to spare, no overflow anywhere
+_KEY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")  # an HTTP token
+
+
+def shown(value: object) -> str:
+    """A value fit for a one-line message: text quoted with every unprintable character escaped, others by kind."""
+    if isinstance(value, str):
+        text = value if len(value) <= 80 else value[:80] + "…"
+        escaped = "".join(c if c.isprintable() and c not in '"\\' else
+                          ("\\" + c if c in '"\\' else f"\\u{ord(c):04x}") for c in text)
+        return f'"{escaped}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int) and abs(value) >= 10**40:
+        return "a number with over 40 digits"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return {dict: "a table", list: "a list"}.get(type(value), f"a {type(value).__name__}")
+
+
+class FieldError(CLIError):
+    """A profile field of the wrong type or out of range; the caller says where it came from (file or option)."""
+
+    def __init__(self, name: str, expected: str, value: object) -> None:
+        self.field, self.expected, self.got = name, expected, shown(value)
+        super().__init__(f"{name}: expected {expected}, got {self.got}", f"give {name} {expected}", code=2)
+
+
+def _text(value: object) -> bool:
+    """Non-empty text that prints on one line: no control, line-break or unencodable (surrogate) character."""
+    return isinstance(value, str) and bool(value.strip()) and all(c.isprintable() for c in value)
+
+
+def _url(value: object) -> bool:
+    if not _text(value) or " " in value:
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not one
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _tokens(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_TOKENS
+
+
+def _seconds(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= MAX_TIMEOUT \
+        and math.isfinite(value)
+
+
+MODEL = "a model name (text without control characters)"
+TOKENS = f"a whole number of tokens > 0 and ≤ {MAX_TOKENS}"
+# The one place that knows each field's type and range: (what is expected, the check). None is "not set".
+SPECS: dict[str, tuple[str, object]] = {
+    "name": ("a profile name (text without control characters)", _text),
+    "provider": ('a preset (' + ", ".join(PRESETS) + ') or "custom"',
+                 lambda v: isinstance(v, str) and (v in PRESETS or v == "custom")),
+    "base_url": ("an http:// or https:// URL", _url),
+    "model": (MODEL, _text), "opus": (MODEL, _text), "sonnet": (MODEL, _text), "haiku": (MODEL, _text),
+    "fable": (MODEL, _text),
+    "timeout": (f"a number of seconds > 0 and ≤ {MAX_TIMEOUT:g}", _seconds),
+    "context_length": (TOKENS, _tokens), "max_output": (TOKENS, _tokens),
+    "key_name": ("a plain name (letters, digits, '.', '_', '-'; at most 64)",
+                 lambda v: isinstance(v, str) and bool(_KEY_NAME.fullmatch(v))),
+    "headers": ("a table of header names to values", lambda v: isinstance(v, dict)),
+    "routes": ("a table of rules (" + ", ".join((*ROUTE_RULES, THRESHOLD)) + ")", lambda v: isinstance(v, dict)),
+    "fallbacks": ("a list of model names", lambda v: isinstance(v, list)),
+}
+NULLABLE = {"base_url", "model", "opus", "sonnet", "haiku", "fable", "context_length", "max_output", "key_name"}
+
+
+def check(name: str, value: object) -> None:
+    """Raise FieldError unless `value` fits field `name` (tables and lists checked item by item)."""
+    if value is None and name in NULLABLE:
+        return
+    expected, ok = SPECS[name]
+    if not ok(value):
+        raise FieldError(name, expected, value)
+    if name == "headers":
+        for key, text in value.items():
+            if not _HEADER_NAME.fullmatch(key):
+                raise FieldError("headers", "header names made of letters, digits and !#$%&'*+-.^_`|~", key)
+            if not (isinstance(text, str) and text.isascii() and text.isprintable()):
+                raise FieldError(f"headers.{key}", "printable ASCII text (no line break or control character)", text)
+    elif name == "routes":
+        for rule, model in value.items():
+            if rule == THRESHOLD:
+                if not _tokens(model):
+                    raise FieldError(f"routes.{THRESHOLD}", TOKENS, model)
+            elif rule not in ROUTE_RULES:
+                raise FieldError("routes", "rules named " + ", ".join((*ROUTE_RULES, THRESHOLD)), rule)
+            elif not _text(model):
+                raise FieldError(f"routes.{rule}", MODEL, model)
+    elif name == "fallbacks":
+        for model in value:
+            if not _text(model):
+                raise FieldError("fallbacks", "a list of model names", model)
 
 
 @dataclass
@@ -71,6 +178,12 @@ class Profile:
     # plus `long_context_threshold`; fallbacks are tried in order when the upstream fails.
     routes: dict[str, object] = field(default_factory=dict)
     fallbacks: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        """Every profile, from the file, an option or `dataclasses.replace`, holds only values that fit."""
+        for f in fields(self):
+            check(f.name, getattr(self, f.name))
+        self.timeout = float(self.timeout)
 
     @property
     def preset(self) -> Preset | None:
@@ -125,6 +238,7 @@ class Profile:
 
 BUILTIN = Profile()
 _FIELDS = {f.name for f in fields(Profile)} - {"name"}
+UNSETTABLE = tuple(f.name for f in fields(Profile) if f.name != "name")
 
 
 @dataclass
@@ -144,48 +258,59 @@ class Config:
 
 
 def load(path: Path | None = None) -> Config:
+    """The config file, every field checked: a wrong one is named with its profile, and nothing is written."""
     path = path or paths.config_file()
     raw, warnings = paths.read_private(path)
     for warning in warnings:
         print(f"orbridge: warning: {warning}", file=sys.stderr)
     if raw is None:
         return Config(path)
+    fix = f"fix the file by hand (it was not changed): {path}"
     try:
         data = tomllib.loads(raw.decode("utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise CLIError(f"{path}: {exc}", f"fix the file by hand (it was not changed): {path}") from None
     except UnicodeDecodeError as exc:
-        raise CLIError(f"{path}: cannot read ({exc})") from None
-    config = Config(path, active=data.get("active") if isinstance(data.get("active"), str) else None)
+        raise CLIError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})", fix) from None
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError, or an integer past Python's digit limit
+        raise CLIError(f"{path}: {str(exc).splitlines()[0][:200]}", fix) from None
+    # Names orbridge does not know (a typo, a newer version's key) exit 1 like a syntax error; a known field
+    # with a wrong value exits 2.
+    unknown = set(data) - {"active", "profiles"}
+    if unknown:
+        raise CLIError(f"{path}: unknown keys: {', '.join(shown(k) for k in sorted(unknown))}", fix)
+    active = data.get("active")
+    if active is not None and not _text(active):
+        raise CLIError(f"{path}: active: expected a profile name, got {shown(active)}", fix, code=2)
+    config = Config(path, active=active)
     profiles = data.get("profiles", {})
     if not isinstance(profiles, dict):
-        raise CLIError(f"{path}: `profiles` must be a table", f"fix the file by hand: {path}")
-    for name, raw in profiles.items():
-        if not isinstance(raw, dict):
-            raise CLIError(f"{path}: [profiles.{name}] must be a table", f"fix the file by hand: {path}")
-        unknown = set(raw) - _FIELDS
+        raise CLIError(f"{path}: profiles: expected a table of profiles, got {shown(profiles)}", fix, code=2)
+    for name, table in profiles.items():
+        where = f"{path}: [profiles.{_key(name)}]"
+        if not isinstance(table, dict):
+            raise CLIError(f"{where}: expected a table, got {shown(table)}", fix, code=2)
+        unknown = set(table) - _FIELDS
         if unknown:
-            raise CLIError(f"{path}: [profiles.{name}] has unknown keys: {', '.join(sorted(unknown))}",
-                           f"fix the file by hand: {path}")
-        routes = raw.get("routes", {})
-        bad = set(routes) - {"background", "think", "long_context", "web_search", "image",
-                             "long_context_threshold"} if isinstance(routes, dict) else {"(not a table)"}
-        if bad:
-            raise CLIError(f"{path}: [profiles.{name}.routes] has unknown rules: {', '.join(sorted(bad))}",
-                           "rules: background, think, long_context, web_search, image, long_context_threshold")
-        if raw.get("base_url") and "provider" not in raw:
-            # A hand-written endpoint: never the default provider's key (or its preset) at someone else's URL.
-            raw = {**raw, "provider": "custom"}
+            raise CLIError(f"{where} has unknown keys: {', '.join(shown(k) for k in sorted(unknown))}", fix)
+        routes = table.get("routes")
+        unknown = set(routes) - {*ROUTE_RULES, THRESHOLD} if isinstance(routes, dict) else set()
+        if unknown:
+            names = ", ".join(shown(k)[1:-1] for k in sorted(unknown))
+            raise CLIError(f"{where[:-1]}.routes] has unknown rules: {names}",
+                           f"rules: {', '.join((*ROUTE_RULES, THRESHOLD))}; {fix}")
         try:
-            config.profiles[name] = Profile(name=name, **{**_empty_tiers(), **raw})
-        except TypeError as exc:
-            raise CLIError(f"{path}: [profiles.{name}]: {exc}", f"fix the file by hand: {path}") from None
+            config.profiles[name] = from_table(name, table)
+        except FieldError as exc:
+            raise CLIError(f"{where} {exc.message}", fix, code=2) from None
     return config
 
 
-def _empty_tiers() -> dict:
-    """Saved profiles start from nothing (not the built-in models), so unset tiers fall back to `model`."""
-    return {"model": None, "opus": None, "haiku": None}
+def from_table(name: str, table: dict) -> Profile:
+    """A saved profile from its TOML table (checked): unset tiers fall back to `model`, not to the built-in
+    models, and a hand-written endpoint without a provider is `custom`, never the default provider's key at
+    someone else's URL."""
+    if table.get("base_url") and "provider" not in table:
+        table = {**table, "provider": "custom"}
+    return Profile(name=name, **{"model": None, "opus": None, "haiku": None, **table})
 
 
 def _toml_value(value: object) -> str:
@@ -194,7 +319,7 @@ def _toml_value(value: object) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        escaped = "".join("\\" + c if c in '"\\' else c if c.isprintable() else f"\\U{ord(c):08x}" for c in value)
         return f'"{escaped}"'
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
@@ -202,7 +327,7 @@ def _toml_value(value: object) -> str:
 
 
 def _key(name: str) -> str:
-    return name if name.replace("-", "").replace("_", "").isalnum() else _toml_value(name)
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else _toml_value(name)
 
 
 def dumps(config: Config) -> str:

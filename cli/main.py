@@ -299,13 +299,21 @@ def _profile_fields_command(action: str, doc: str):
                                            "knows the model (local models, gateways)."),
         max_output: int = typer.Option(None, "--max-output", help="Output token cap, when no catalogue knows it."),
         use: bool = typer.Option(False, "--use", help="Also make it the active profile."),
+        unset: list[str] = typer.Option(None, "--unset", metavar="FIELD", hidden=action != "edit",
+                                        help="Remove a field from the profile, e.g. --unset haiku (repeatable)."),
     ) -> None:
         from . import profiles
 
         fields = dict(provider=provider, base_url=base_url, model=model, opus=opus, sonnet=sonnet, haiku=haiku,
                       fable=fable, timeout=timeout, key_name=key_name, context_length=context_length,
                       max_output=max_output)
-        getattr(profiles, action)(name, fields, use)
+        if action == "add":
+            if unset:
+                raise CLIError("profile add has no --unset", f"leave the field out, or: orbridge profile edit "
+                               f"{name} --unset FIELD", code=2)
+            profiles.add(name, fields, use)
+        else:
+            profiles.edit(name, fields, use, unset)
 
     command.__doc__ = doc
     return command
@@ -313,7 +321,7 @@ def _profile_fields_command(action: str, doc: str):
 
 profile_app.command("add", epilog="Example: orbridge profile add local --provider ollama --model qwen3-coder")(
     _profile_fields_command("add", "Create a profile."))
-profile_app.command("edit", epilog="Example: orbridge profile edit work --haiku openai/gpt-4o-mini")(
+profile_app.command("edit", epilog="Example: orbridge profile edit work --haiku openai/gpt-4o-mini --unset routes")(
     _profile_fields_command("edit", "Change fields of a profile (with no options: open the config file in "
                                     "$EDITOR)."))
 
