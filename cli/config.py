@@ -254,7 +254,7 @@ class Config:
         if name == DEFAULT_PROFILE:
             return Profile()
         known = ", ".join(sorted(set(self.profiles) | {DEFAULT_PROFILE}))
-        raise CLIError(f"unknown profile {name!r} (known: {known})", "orbridge profile list")
+        raise CLIError(f"unknown profile {name!r} (known: {known})", "orbridge profile list", code=2)
 
 
 def load(path: Path | None = None) -> Config:
@@ -269,14 +269,14 @@ def load(path: Path | None = None) -> Config:
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise CLIError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})", fix) from None
+        raise CLIError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})", fix, code=2) from None
     except (ValueError, RecursionError) as exc:  # TOMLDecodeError, or an integer past Python's digit limit
-        raise CLIError(f"{path}: {str(exc).splitlines()[0][:200]}", fix) from None
+        raise CLIError(f"{path}: {str(exc).splitlines()[0][:200]}", fix, code=2) from None
     # Names orbridge does not know (a typo, a newer version's key) exit 1 like a syntax error; a known field
     # with a wrong value exits 2.
     unknown = set(data) - {"active", "profiles"}
     if unknown:
-        raise CLIError(f"{path}: unknown keys: {', '.join(shown(k) for k in sorted(unknown))}", fix)
+        raise CLIError(f"{path}: unknown keys: {', '.join(shown(k) for k in sorted(unknown))}", fix, code=2)
     active = data.get("active")
     if active is not None and not _text(active):
         raise CLIError(f"{path}: active: expected a profile name, got {shown(active)}", fix, code=2)
@@ -290,18 +290,28 @@ def load(path: Path | None = None) -> Config:
             raise CLIError(f"{where}: expected a table, got {shown(table)}", fix, code=2)
         unknown = set(table) - _FIELDS
         if unknown:
-            raise CLIError(f"{where} has unknown keys: {', '.join(shown(k) for k in sorted(unknown))}", fix)
+            raise CLIError(f"{where} has unknown keys: {', '.join(shown(k) for k in sorted(unknown))}", fix, code=2)
         routes = table.get("routes")
         unknown = set(routes) - {*ROUTE_RULES, THRESHOLD} if isinstance(routes, dict) else set()
         if unknown:
             names = ", ".join(shown(k)[1:-1] for k in sorted(unknown))
             raise CLIError(f"{where[:-1]}.routes] has unknown rules: {names}",
-                           f"rules: {', '.join((*ROUTE_RULES, THRESHOLD))}; {fix}")
+                           f"rules: {', '.join((*ROUTE_RULES, THRESHOLD))}; {fix}", code=2)
         try:
             config.profiles[name] = from_table(name, table)
         except FieldError as exc:
             raise CLIError(f"{where} {exc.message}", fix, code=2) from None
     return config
+
+
+def unknown_provider(name: str) -> CLIError:
+    """A provider that is no preset, with the closest preset names."""
+    import difflib
+
+    near = difflib.get_close_matches(name, PRESETS, n=2)
+    hint = f" — did you mean {' or '.join(near)}?" if near else f" (presets: {', '.join(PRESETS)})"
+    return CLIError(f"unknown provider {name!r}{hint}",
+                    "use a preset name, or --base-url URL for any OpenAI-compatible endpoint", code=2)
 
 
 def from_table(name: str, table: dict) -> Profile:

@@ -100,9 +100,12 @@ def _parse(line: str) -> dict | None:
     return rec if isinstance(rec, dict) else None
 
 
+MAX_LINES = 1_000_000  # more than the rotated log holds
+
+
 def show(follow: bool, lines: int, as_json: bool, errors: bool, path: Path | None = None) -> None:
-    if lines < 0 or (lines == 0 and not follow):
-        raise CLIError(f"-n {lines}: expected how many recent requests to show, 1 or more",
+    if lines < 0 or lines > MAX_LINES or (lines == 0 and not follow):
+        raise CLIError(f"-n {lines}: expected how many recent requests to show, 1 to {MAX_LINES:,}",
                        "orbridge logs -n 50   (or orbridge logs -f -n 0: only requests from now on)", code=2)
     path = path or paths.request_log()
     wanted = is_error if errors else (lambda rec: True)

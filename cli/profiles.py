@@ -47,8 +47,7 @@ def show(name: str | None) -> None:
 
 def _check(profile: config.Profile) -> None:
     if profile.provider not in config.PRESETS and not profile.base_url:
-        raise CLIError(f"provider {profile.provider!r} is not a preset ({', '.join(config.PRESETS)})",
-                       "pass a preset with --provider, or --base-url URL for any OpenAI-compatible endpoint", code=2)
+        raise config.unknown_provider(profile.provider)
     if not (profile.model or profile.opus or profile.sonnet):
         raise CLIError("a profile needs a model", "pass --model M", code=2)
 
@@ -70,10 +69,7 @@ def add(name: str, fields: dict, use_it: bool) -> None:
     if name in cfg.profiles:
         raise CLIError(f"profile {config.shown(name)} exists", f"orbridge profile edit {name} …", code=2)
     values = {k: v for k, v in fields.items() if v is not None}
-    if values.get("base_url") and "provider" not in values:
-        values["provider"] = "custom"
-    cfg.profiles[name] = _checked(config.Profile, name=name, **{"model": None, "opus": None, "haiku": None,
-                                                                **values})
+    cfg.profiles[name] = _checked(config.from_table, name, values)  # as a hand-written table would load
     if use_it:
         cfg.active = name
     config.save(cfg)

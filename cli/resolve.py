@@ -84,12 +84,7 @@ def apply(profile: config.Profile, o: Overrides) -> config.Profile:
     changes: dict = {}
     if o.provider:
         if o.provider not in config.PRESETS:
-            import difflib
-
-            near = difflib.get_close_matches(o.provider, config.PRESETS, n=2)
-            hint = f" — did you mean {' or '.join(near)}?" if near else f" (presets: {', '.join(config.PRESETS)})"
-            raise CLIError(f"unknown provider {o.provider!r}{hint}",
-                           "use a preset name, or --base-url URL for any OpenAI-compatible endpoint")
+            raise config.unknown_provider(o.provider)
         changes.update(provider=o.provider, base_url=None, key_name=None)
     if o.base_url:
         # A one-off endpoint gets no stored key unless --key-name ties one to it (key_for).

@@ -24,9 +24,10 @@ FIELDS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_cre
 
 
 def parse_since(text: str) -> float:
-    match = re.fullmatch(r"(\d+)([mhdw])", text.strip())
+    match = re.fullmatch(r"(\d{1,6})([mhdw])", text.strip())
     if not match:
-        raise CLIError(f"--since {text!r}: expected a number and a unit (30m, 24h, 7d, 2w)")
+        raise CLIError(f"--since {display.plain(text)!r}: expected a number (up to 6 digits) and a unit",
+                       "for example --since 30m, 24h, 7d or 2w", code=2)
     return time.time() - int(match.group(1)) * _UNITS[match.group(2)]
 
 

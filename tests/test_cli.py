@@ -119,13 +119,13 @@ def test_profiles_round_trip_and_errors(home):
     assert home("profile", "use", "local").returncode == 0
     assert "* local" in home("profile", "list").stdout
     r = home("profile", "use", "nope")
-    assert r.returncode == 1 and "unknown profile 'nope'" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "unknown profile 'nope'" in r.stderr and "Traceback" not in r.stderr
     assert home("profile", "remove", "local").returncode == 0
     cfg = home.config_dir / "config.toml"
     cfg.write_text(cfg.read_text() + "\n[profiles.broken\n")
     before = cfg.read_text()
     r = home("profile", "list")
-    assert r.returncode == 1 and "config.toml" in r.stderr and "line" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "config.toml" in r.stderr and "line" in r.stderr and "Traceback" not in r.stderr
     assert cfg.read_text() == before
 
 

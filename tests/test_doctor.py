@@ -97,9 +97,10 @@ def test_a_local_server_that_is_down(home):
 def test_unknown_provider_suggests_the_preset(home):
     r = home("doctor", "--provider", "olama", "--json", extra=NO_CLAUDE)
     assert "unknown provider 'olama' — did you mean ollama?" in _checks(r)["config"]["detail"]
-    for args in (("models", "--provider", "olama"), ("run", "--provider", "olama", "--print-env")):
+    for args in (("models", "--provider", "olama"), ("run", "--provider", "olama", "--print-env"),
+                 ("profile", "add", "x", "--provider", "olama", "--model", "m")):
         r = home(*args)
-        assert r.returncode == 1 and "did you mean ollama?" in r.stderr, r.stderr
+        assert r.returncode == 2 and "did you mean ollama?" in r.stderr, r.stderr
 
 
 def _doctor_on_a_terminal(home, **env) -> str:

@@ -179,7 +179,7 @@ def test_usage_command_on_a_written_log(home):
     assert {row["profile"]: row["requests"] for row in by_profile} == {"a": 3, "b": 1}
     table = home("usage", "--by", "day").stdout
     assert "total" in table and "0.0120" in table
-    assert home("usage", "--since", "yesterday").returncode == 1
+    assert home("usage", "--since", "yesterday").returncode == 2
 
 
 CHILD = ("import anthropic; c = anthropic.Anthropic(max_retries=0)\n"
@@ -227,7 +227,7 @@ def test_profile_with_routes_and_fallbacks_round_trips(home):
     assert 'fallbacks = ["f/one", "f/two"]' in saved and 'background = "r/cheap"' in saved
     cfg.write_text(saved + '\n[profiles.bad]\nmodel = "x"\n[profiles.bad.routes]\nsometimes = "y"\n')
     r = home("profile", "list")
-    assert r.returncode == 1 and "unknown rules: sometimes" in r.stderr
+    assert r.returncode == 2 and "unknown rules: sometimes" in r.stderr
 
 
 @pytest.mark.parametrize("message,cap", [
