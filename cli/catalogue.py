@@ -244,7 +244,8 @@ def load(base_url: str, api_key: str | None = None, refresh: bool = False, timeo
     try:
         return fetch(base_url, api_key, timeout, kind), None
     except Exception as exc:  # offline, DNS, HTTP error, bad JSON: fall back to the cache
-        reason = safe_text(f"{type(exc).__name__}: {exc}")[:200]  # httpx quotes the URL, password and all
+        # One line (httpx adds a "For more information" line), no URL password (httpx quotes the URL whole).
+        reason = safe_text(" ".join(f"{type(exc).__name__}: {exc}".split()))[:200]
         if _unreachable(exc):
             from orbridge.proxy.reachability import Reachability
 

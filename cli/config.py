@@ -136,6 +136,11 @@ def check(name: str, value: object) -> None:
         return
     expected, ok = SPECS[name]
     if not ok(value):
+        if name == "provider" and isinstance(value, str):
+            import difflib
+
+            near = difflib.get_close_matches(value, PRESETS, n=2)
+            expected += f" (did you mean {' or '.join(near)}?)" if near else ""
         raise FieldError(name, expected, value)
     if name == "headers":
         for key, text in value.items():
