@@ -55,9 +55,14 @@ def bad_request(message: str) -> ProxyError:
     return final(400, "invalid_request_error", message)
 
 
+class TransportError(Exception):
+    """What a transport raises; `as_proxy_error` (or `from_upstream`) maps it for the client."""
+
+
 @dataclass
-class UpstreamError(Exception):
-    """What an upstream transport raises: its HTTP status (0 when unreachable), body text, headers."""
+class UpstreamError(TransportError):
+    """The upstream refused a request (or could not be reached): its HTTP status (0 when unreachable), body
+    text, headers. Raised before anything was sent to the client, so the handler may retry or fall back."""
 
     status: int
     body: str
@@ -67,6 +72,28 @@ class UpstreamError(Exception):
 
     def __post_init__(self) -> None:
         super().__init__(f"{self.provider} {self.status}: {self.body[:200]}")
+
+
+class StreamFailed(TransportError):
+    """The upstream reported an error inside an open stream (or a 200 body); carries the mapped ProxyError."""
+
+    def __init__(self, error: ProxyError, chunk: dict | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.chunk = chunk  # the chunk that carried the error (it may also carry the usage)
+
+
+class UpstreamEOF(TransportError):
+    """The upstream closed the connection before finishing its answer."""
+
+
+def as_proxy_error(exc: BaseException, provider: str) -> ProxyError:
+    """A failure of an open stream (or of our own translation) as the error the client sees."""
+    if isinstance(exc, StreamFailed):
+        return exc.error
+    if isinstance(exc, ProxyError):
+        return exc
+    return ProxyError(502, "api_error", f"{provider} stream was cut off: {exc}")
 
 
 # "prompt is too long" makes Claude Code compact the conversation: said only when the upstream says the
@@ -124,60 +151,6 @@ def _find_message(data: object) -> str | None:
             if found:
                 return found
     return None
-
-
-_OUTPUT_WORDS = re.compile(r"max_tokens|max_completion_tokens|completion tokens|output tokens|max_output", re.I)
-_IN_COMPLETION = re.compile(r"maximum context length is (\d+).*?\((\d+) in the messages, (\d+) in the completion",
-                            re.I | re.S)
-
-
-def output_cap_hint(err: UpstreamError, body: dict) -> int | None:
-    """When a 400 says the requested output is too large, the largest output it would accept."""
-    if err.status not in (400, 422):
-        return None
-    sent = body.get("max_tokens") or body.get("max_completion_tokens")
-    if not isinstance(sent, int):
-        return None
-    message = upstream_message(err.body)
-    both = _IN_COMPLETION.search(message)
-    if both:  # vLLM and friends: context = prompt + completion; only the completion part can shrink
-        room = int(both.group(1)) - int(both.group(2)) - 16
-        return room if 0 < room < sent else None
-    if not _OUTPUT_WORDS.search(message):
-        return None
-    numbers = [int(n.replace(",", "")) for n in _NUMBERS.findall(message)]
-    below = [n for n in numbers if 256 <= n < sent]
-    return max(below) if below else None
-
-
-# Parameters orbridge adds that a request can do without, when an upstream says it does not take them.
-OPTIONAL_PARAMS = ("response_format", "reasoning_effort", "reasoning", "parallel_tool_calls", "stream_options",
-                   "user", "top_k", "usage", "plugins", "stop", "temperature", "top_p", "tool_choice")
-_REJECTED = re.compile(r"unsupported|unrecogni[sz]ed|not supported|not permitted|extra (?:inputs|fields)"
-                       r"|unknown (?:field|param|argument|name)|invalid (?:parameter|argument)|not allowed"
-                       r"|additional properties", re.I)
-
-
-def unsupported_param_hint(err: UpstreamError, body: dict) -> str | None:
-    """When a 400 says a parameter we sent is not accepted, that parameter (if the request can do without)."""
-    if err.status not in (400, 422):
-        return None
-    message = upstream_message(err.body)
-    if not _REJECTED.search(message):
-        return None
-    for key in OPTIONAL_PARAMS:
-        if key in body and re.search(rf"(?<![\w]){re.escape(key)}(?![\w])", message):
-            return key
-    return None
-
-
-_SYSTEM_POSITION = re.compile(r"system (?:message|role|prompt)s?\b.{0,60}(?:beginning|first|start|only|not "
-                              r"supported|must|position)|roles must alternate", re.I)
-
-
-def system_position_hint(err: UpstreamError) -> bool:
-    """A 400 from a chat template that allows a system message only at the start."""
-    return err.status in (400, 422) and bool(_SYSTEM_POSITION.search(upstream_message(err.body)))
 
 
 def context_overflow(message: str) -> str | None:

@@ -10,7 +10,6 @@ its `finally` closes the upstream response).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -19,26 +18,17 @@ import anyio
 from starlette.responses import Response, StreamingResponse
 
 from . import sse
-from .anthropic_openai.request import Target, translate_request
-from .anthropic_openai.response import translate_response
+from .adapt import Adaptations
 from .anthropic_openai.stream import StreamTranslator, usage_dict
-from .errors import (
-    ProxyError,
-    UpstreamError,
-    bad_request,
-    from_upstream,
-    output_cap_hint,
-    system_position_hint,
-    unsupported_param_hint,
-)
+from .anthropic_openai.translator import AnthropicToOpenAI
+from .errors import ProxyError, StreamFailed, UpstreamEOF, UpstreamError, as_proxy_error, bad_request, from_upstream
 from .pump import TIMEOUT, Pump
 from .reachability import Reachability
 from .request_log import Call, CallLog
 from .routing import choose_model, has_images
-from .settings import ModelInfo, Settings
+from .settings import Settings
 from .tokens import estimate_tokens
-from .upstreams import Transport
-from .upstreams.openai_compatible import StreamFailed, UpstreamEOF
+from .upstreams import ChunkStream, Transport
 
 log = logging.getLogger("orbridge.proxy")
 PING = sse.encode({"type": "ping"})
@@ -46,6 +36,8 @@ PING = sse.encode({"type": "ping"})
 FALLBACK_STATUSES = {0, 408, 429, 500, 502, 503, 504, 529}
 # After the finish chunk, how long to wait for the trailing usage chunk before ending the message.
 USAGE_GRACE = 5.0
+# What ends an open stream with an Anthropic error (an HTTP status before the first byte, an event after).
+STREAM_ERRORS = (StreamFailed, UpstreamEOF, ProxyError)
 
 
 class MessagesHandler:
@@ -56,27 +48,7 @@ class MessagesHandler:
         self.calls = calls
         self.redact = calls.redact
         self.reach = reach or Reachability(settings.upstream.base_url)
-        self._learned_caps: dict[str, int] = {}  # upstream model -> output cap its errors revealed
-        self._dropped: dict[str, set[str]] = {}  # upstream model -> optional parameters it rejected
-        self._leading_system: set[str] = set()  # upstream models whose template wants one leading system message
-
-    def _target(self, upstream_model: str) -> Target:
-        info = self.settings.model_info.get(upstream_model, ModelInfo())
-        learned = self._learned_caps.get(upstream_model)
-        if learned is not None and (info.max_output is None or learned < info.max_output):
-            info = dataclasses.replace(info, max_output=learned)
-        openrouter = self.settings.upstream.is_openrouter and self.settings.upstream.kind == "openai"
-        target = Target.for_model(upstream_model, openrouter, info)
-        if upstream_model in self._leading_system:
-            target = dataclasses.replace(target, leading_system_only=True)
-        return target
-
-    def _closed(self, call: Call, translator: StreamTranslator) -> None:
-        """The response is over: if the call was not logged yet, the client left; log what it had."""
-        if not call.logged:
-            call.usage = usage_dict(translator.usage)
-            call.cost = translator.usage.cost
-            self.calls.cancelled(call)
+        self.adapt = Adaptations(settings)
 
     def _upstream_failure(self, exc: UpstreamError, model: str) -> ProxyError:
         if exc.status == 0:
@@ -86,47 +58,31 @@ class MessagesHandler:
         return from_upstream(exc, self.settings.upstream.key_fix, model)
 
     async def handle(self, body: dict, session: str | None, receive=None) -> Response:
-        requested = body["model"]
-        call = self.calls.begin(session, requested, bool(body.get("stream")))
+        """Try the routed model, then the fallbacks; ask one model again when its error taught us how."""
+        call = self.calls.begin(session, body["model"], bool(body.get("stream")))
         primary, call.route = choose_model(body, self.settings)
-        input_estimate = estimate_tokens(body)
+        estimate = estimate_tokens(body)
         candidates = [primary] + [m for m in self.settings.routes.fallbacks if m != primary]
-        attempt, capped = 0, False
+        attempt, learned = 0, set()
         while True:
-            model = candidates[attempt]
-            call.upstream_model = model
-            target = self._target(model)
+            model = call.upstream_model = candidates[attempt]
+            target = self.adapt.target(model)
             if target.info.vision is False and has_images(body):
                 return self.calls.fail(call, bad_request(f"model {model} does not accept images; choose a vision model "
                                                     "for this tier (see `orbridge models --vision`)"))
-            translated = translate_request(body, target, call.stream, input_estimate)
-            for key in self._dropped.get(model, ()):
-                translated.body.pop(key, None)
+            translator = AnthropicToOpenAI(body, target, call.stream, estimate)
             try:
                 if call.stream:
-                    upstream = await self.transport.open_stream(translated.body)
+                    upstream = await self.transport.open_stream(translator.request())
                 else:
-                    completion = await _unless_disconnected(self.transport.complete(translated.body), receive)
+                    completion = await _unless_disconnected(self.transport.complete(translator.request()), receive)
                 self.reach.saw_answer()
                 break
             except _ClientGone:
                 self.calls.cancelled(call)
                 return Response(status_code=499)
             except UpstreamError as exc:
-                if model not in self._leading_system and system_position_hint(exc):
-                    self._leading_system.add(model)
-                    continue
-                drop = unsupported_param_hint(exc, translated.body)
-                if drop is not None:
-                    # This endpoint does not take one of the optional parameters: remember, ask again.
-                    self._dropped.setdefault(model, set()).add(drop)
-                    continue
-                cap = None if capped else output_cap_hint(exc, translated.body)
-                if cap is not None:
-                    # The model allows fewer output tokens than Claude Code asked for: remember its cap
-                    # and ask again, rather than fail every turn.
-                    self._learned_caps[model] = cap
-                    capped = True
+                if self.adapt.learn(model, exc, translator.request(), learned):
                     continue
                 if attempt + 1 < len(candidates) and exc.status in FALLBACK_STATUSES:
                     call.fallbacks.append(f"{model}: {exc.status or 'unreachable'}")
@@ -137,9 +93,11 @@ class MessagesHandler:
                 self.reach.saw_answer()
                 return self.calls.fail(call, exc.error)
         if call.stream:
-            return await self._stream(call, upstream, translated, input_estimate)
-        message = translate_response(completion, requested, translated.tool_names,
-                                     translated.stop_sequences, input_estimate)
+            return await self._stream(call, upstream, translator)
+        return self._message(call, translator, completion)
+
+    def _message(self, call: Call, translator: AnthropicToOpenAI, completion: dict) -> Response:
+        message = translator.message(completion)
         call.first_token = time.time()
         call.usage = message.get("usage", {})
         call.cost = (completion.get("usage") or {}).get("cost")
@@ -147,14 +105,38 @@ class MessagesHandler:
         self.calls.done(call)
         return Response(sse.dumps(message).encode(), media_type="application/json")
 
-    async def _stream(self, call: Call, upstream, translated, input_estimate: int) -> Response:
-        settings = self.settings
+    async def _stream(self, call: Call, upstream: ChunkStream, translator: AnthropicToOpenAI) -> Response:
+        provider = self.settings.upstream.provider
         pump = Pump(upstream)
-        translator = StreamTranslator(call.requested_model, translated.tool_names,
-                                      translated.stop_sequences, input_estimate)
+        events = translator.stream()
+        try:
+            early, finished = await self._early(pump, events)
+        except STREAM_ERRORS as exc:
+            await pump.aclose()
+            return self.calls.fail(call, as_proxy_error(exc, provider))
+        except asyncio.CancelledError:
+            await pump.aclose()
+            self.calls.cancelled(call)
+            raise
+        except BaseException:
+            await pump.aclose()
+            raise
+        if finished and events.finish_reason is None and not upstream.done:
+            await pump.aclose()
+            said = upstream.unparsed_text()
+            return self.calls.fail(call, ProxyError(502, "api_error", f"{provider} closed the stream "
+                                               "without an answer" + (f": {said}" if said else "")))
+        headers = {"cache-control": "no-cache", "x-accel-buffering": "no",
+                   "request-id": "req_" + events.message_id[4:]}
+        return _EventStream(self._events(call, pump, upstream, events, early, finished), pump,
+                            on_close=lambda: self._settle(call, events),
+                            media_type="text/event-stream; charset=utf-8", headers=headers)
+
+    async def _early(self, pump: Pump, translator: StreamTranslator) -> tuple[list[dict], bool]:
+        """The events before the first content (or the finish), waiting at most the first-byte grace, and
+        whether the upstream already ended: until then a failure can still be answered with an HTTP status."""
         early: list[dict] = []
-        finished = False
-        deadline = time.monotonic() + settings.first_byte_grace
+        deadline = time.monotonic() + self.settings.first_byte_grace
         try:
             while not translator.first_content and translator.finish_reason is None:
                 batch = await pump.take(max(deadline - time.monotonic(), 0))
@@ -163,31 +145,11 @@ class MessagesHandler:
                 for item in batch:
                     early.extend(translator.feed(item))
         except StopAsyncIteration:
-            finished = True
-        except (StreamFailed, UpstreamEOF, ProxyError) as exc:
-            await pump.aclose()
-            return self.calls.fail(call, _as_proxy_error(exc, settings.upstream.provider))
-        except asyncio.CancelledError:
-            await pump.aclose()
-            self.calls.cancelled(call)
-            raise
-        except BaseException:
-            await pump.aclose()
-            raise
-        if finished and translator.finish_reason is None and not getattr(upstream, "done", False):
-            await pump.aclose()
-            said = upstream.unparsed_text() if hasattr(upstream, "unparsed_text") else ""
-            return self.calls.fail(call, ProxyError(502, "api_error", f"{settings.upstream.provider} closed the stream "
-                                               "without an answer" + (f": {said}" if said else "")))
-        headers = {"cache-control": "no-cache", "x-accel-buffering": "no",
-                   "request-id": "req_" + translator.message_id[4:]}
-        return _EventStream(self._events(call, pump, upstream, translator, early, finished), pump,
-                            on_close=lambda: self._closed(call, translator),
-                            media_type="text/event-stream; charset=utf-8", headers=headers)
+            return early, True
+        return early, False
 
-    async def _events(self, call: Call, pump: Pump, upstream, translator: StreamTranslator,
+    async def _events(self, call: Call, pump: Pump, upstream: ChunkStream, translator: StreamTranslator,
                       early: list[dict], finished: bool) -> AsyncIterator[bytes]:
-        settings = self.settings
         err: ProxyError | None = None
         ended = False
         try:
@@ -197,7 +159,7 @@ class MessagesHandler:
                 yield b"".join(sse.encode(ev) for ev in early)
             try:
                 while not finished:
-                    waiting = USAGE_GRACE if translator.finish_reason else settings.ping_interval
+                    waiting = USAGE_GRACE if translator.finish_reason else self.settings.ping_interval
                     try:
                         batch = await pump.take(waiting)
                     except StopAsyncIteration:
@@ -215,38 +177,50 @@ class MessagesHandler:
                             call.first_token = time.time()
                         yield b"".join(sse.encode(ev) for ev in events)
             except StreamFailed as exc:
-                if translator.finish_reason is None:
-                    raise
-                # The answer was complete: a trailing error (OpenRouter's "Token limit reached" after a
-                # `length` stop) does not undo it; the message ends as it stopped (max_tokens for length).
-                log.info("error after the finish chunk, ignored: %s", self.redact(str(exc.error)))
-                if getattr(exc, "chunk", None):
-                    translator.feed({k: v for k, v in exc.chunk.items() if k not in ("error", "choices")})
-            if translator.finish_reason is None and not getattr(upstream, "done", False):
+                self._after_finish(exc, translator)
+            if translator.finish_reason is None and not upstream.done:
                 raise UpstreamEOF("the upstream closed the stream before finishing its answer")
             events = translator.finish()
             call.stop_reason = translator.stop_reason()
             ended = True
             yield b"".join(sse.encode(ev) for ev in events)
-        except (StreamFailed, UpstreamEOF, ProxyError) as exc:
-            err = self.calls.redacted(_as_proxy_error(exc, settings.upstream.provider))
-            ended = True
-            yield sse.encode({"type": "error", "error": err.body()["error"]})
-        except Exception:  # noqa: BLE001 - a stream never ends without a word: an error event, one traceback
-            log.exception("unexpected error in a stream")
-            err = ProxyError(500, "api_error", "orbridge internal error while streaming")
+        except Exception as exc:  # noqa: BLE001 - a stream never ends without a word: an error event
+            err = self._stream_error(exc)
             ended = True
             yield sse.encode({"type": "error", "error": err.body()["error"]})
         finally:
             with anyio.CancelScope(shield=True):  # a client disconnect must still close the upstream
                 await pump.aclose()
-            call.usage = usage_dict(translator.usage)
-            call.cost = translator.usage.cost
-            if ended:
-                self.calls.done(call, err)
-            else:
-                self.calls.cancelled(call)
+            self._settle(call, translator, ended, err)
 
+    def _after_finish(self, exc: StreamFailed, translator: StreamTranslator) -> None:
+        """An error after the finish chunk (OpenRouter's "Token limit reached" after a `length` stop) does not
+        undo a complete answer: the message ends as it stopped. Before the finish, the error stands."""
+        if translator.finish_reason is None:
+            raise exc
+        log.info("error after the finish chunk, ignored: %s", self.redact(str(exc.error)))
+        if exc.chunk:
+            translator.feed({k: v for k, v in exc.chunk.items() if k not in ("error", "choices")})
+
+    def _stream_error(self, exc: Exception) -> ProxyError:
+        """The error event that ends a stream; an unexpected exception also leaves one traceback."""
+        if isinstance(exc, STREAM_ERRORS):
+            return self.calls.redacted(as_proxy_error(exc, self.settings.upstream.provider))
+        log.exception("unexpected error in a stream")
+        return ProxyError(500, "api_error", "orbridge internal error while streaming")
+
+    def _settle(self, call: Call, translator: StreamTranslator, ended: bool = False,
+                err: ProxyError | None = None) -> None:
+        """Log the call once, with the usage seen: ended (with its error, if any), or cancelled (the client
+        left). A call already logged is left alone."""
+        if call.logged:
+            return
+        call.usage = usage_dict(translator.usage)
+        call.cost = translator.usage.cost
+        if ended:
+            self.calls.done(call, err)
+        else:
+            self.calls.cancelled(call)
 
 
 class _EventStream(StreamingResponse):
@@ -296,11 +270,3 @@ async def _unless_disconnected(work, receive):
     except BaseException:  # noqa: BLE001 - the cancelled call's outcome no longer matters
         pass
     raise _ClientGone
-
-
-def _as_proxy_error(exc: BaseException, provider: str) -> ProxyError:
-    if isinstance(exc, StreamFailed):
-        return exc.error
-    if isinstance(exc, ProxyError):
-        return exc
-    return ProxyError(502, "api_error", f"{provider} stream was cut off: {exc}")

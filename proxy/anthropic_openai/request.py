@@ -34,6 +34,8 @@ class Target:
     gemini: bool = False
     # Some chat templates refuse a system message after the first turn: fold them into the leading one.
     leading_system_only: bool = False
+    # Optional parameters the endpoint rejected (learned at run time, see adapt.py): left out of the body.
+    omit: frozenset[str] = frozenset()
 
     @classmethod
     def for_model(cls, model: str, openrouter: bool, info: ModelInfo | None = None) -> Target:
@@ -80,7 +82,15 @@ def translate_request(req: dict, target: Target, stream: bool, input_tokens: int
         tc = req.get("tool_choice")
         if isinstance(tc, dict) and tc.get("disable_parallel_tool_use"):
             body["parallel_tool_calls"] = False
+    stops = _sampling(req, target, input_tokens, body)
+    _extras(req, target, stream, body)
+    for key in target.omit:
+        body.pop(key, None)
+    return Translated(body, names, stops)
 
+
+def _sampling(req: dict, target: Target, input_tokens: int, body: dict) -> list[str]:
+    """Output length, stop sequences and sampling parameters into `body`; the stop sequences asked for."""
     max_tokens = req["max_tokens"]
     if target.info.max_output:
         max_tokens = min(max_tokens, target.info.max_output)
@@ -99,7 +109,11 @@ def translate_request(req: dict, target: Target, stream: bool, input_tokens: int
     user_id = (req.get("metadata") or {}).get("user_id")
     if isinstance(user_id, str) and user_id:
         body["user"] = user_id[:256]
+    return stops
 
+
+def _extras(req: dict, target: Target, stream: bool, body: dict) -> None:
+    """Reasoning, web search, structured output and the streaming and usage options into `body`."""
     body.update(_reasoning(req, target))
     search = next((t for t in req.get("tools") or [] if str(t.get("type", "")).startswith("web_search")), None)
     if search is not None and target.openrouter:
@@ -112,13 +126,11 @@ def translate_request(req: dict, target: Target, stream: bool, input_tokens: int
             "type": "json_schema",
             "json_schema": {"name": fmt.get("name") or "output", "schema": fmt["schema"]},
         }
-
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
     if target.openrouter:
         body["usage"] = {"include": True}
-    return Translated(body, names, stops)
 
 
 def _merge_system(messages: list[dict]) -> list[dict]:

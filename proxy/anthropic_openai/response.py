@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from ..upstreams.openai_shapes import completion_as_chunk
+from ..openai_shapes import completion_as_chunk
 from .stream import StreamTranslator
 from .tools import ToolNames
 

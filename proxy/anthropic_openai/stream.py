@@ -18,11 +18,10 @@ from ..errors import ProxyError
 from ..sse import dumps
 from . import reasoning
 from .partial_json import repair_suffix
+from .think_tags import ThinkTags
 from .tools import ToolNames
 
 _TOOL_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
-
-THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 
 STOP_REASONS = {
     "stop": "end_turn",
@@ -124,10 +123,7 @@ class StreamTranslator:
         self._think_enc: list[dict] = []
         self._ended = False
         self._citations: dict[str, str] = {}  # url -> title, from OpenRouter's web plugin
-        # Models served without a reasoning parser (Ollama, vLLM, llama.cpp) put their reasoning in the
-        # content as <think>…</think>; it becomes a thinking block. start -> in_think -> after_think -> done.
-        self._tag_state = "start"
-        self._tag_buf = ""
+        self._tags = ThinkTags()  # a leading <think>…</think> in the content becomes a thinking block
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -182,7 +178,7 @@ class StreamTranslator:
     def finish(self) -> list[dict]:
         """Close every block and end the message; call once, after the upstream finished."""
         out: list[dict] = []
-        self._flush_tag_buffer(out)
+        self._pieces(self._tags.flush(), out)
         if self._citations:
             lines = "\n".join(f"- {title}: {url}" if title else f"- {url}" for url, title in self._citations.items())
             self._text(f"\n\nSources:\n{lines}", out)
@@ -262,37 +258,17 @@ class StreamTranslator:
         self._delta({"type": "text_delta", "text": text}, out)
 
     def _content(self, text: str, out: list[dict]) -> None:
-        if self._tag_state == "after_think":  # the blank lines that follow </think> are not the answer
-            text = text.lstrip("\n")
-            if not text:
-                return
-            self._tag_state = "done"
-        if self._tag_state == "done":
+        if self._tags.done:
             self._text(text, out)
             return
-        buf = self._tag_buf + text
-        if self._tag_state == "start":
-            head = buf.lstrip()
-            if len(head) < len(THINK_OPEN) and THINK_OPEN.startswith(head):
-                self._tag_buf = buf  # could still become "<think>"
-                return
-            if not head.startswith(THINK_OPEN):
-                self._tag_state, self._tag_buf = "done", ""
-                self._text(buf, out)
-                return
-            self._tag_state, buf = "in_think", head[len(THINK_OPEN):]
-        end = buf.find(THINK_CLOSE)
-        if end >= 0:
-            self._think_text(buf[:end], out)
-            self._tag_state, self._tag_buf = "after_think", ""
-            rest = buf[end + len(THINK_CLOSE):]
-            if rest:
-                self._content(rest, out)
-            return
-        keep = next((n for n in range(min(len(buf), len(THINK_CLOSE) - 1), 0, -1)
-                     if THINK_CLOSE.startswith(buf[-n:])), 0)
-        self._think_text(buf[:len(buf) - keep], out)
-        self._tag_buf = buf[len(buf) - keep:]
+        self._pieces(self._tags.feed(text), out)
+
+    def _pieces(self, pieces: list[tuple[bool, str]], out: list[dict]) -> None:
+        for thinking, piece in pieces:
+            if thinking:
+                self._think_text(piece, out)
+            else:
+                self._text(piece, out)
 
     def _parts(self, parts: list, out: list[dict]) -> None:
         for part in parts:
@@ -315,14 +291,6 @@ class StreamTranslator:
         if text:
             self.emitted_text_chars += len(text)
             self._delta({"type": "thinking_delta", "thinking": text}, out)
-
-    def _flush_tag_buffer(self, out: list[dict]) -> None:
-        buf, self._tag_buf = self._tag_buf, ""
-        if buf and self._tag_state == "in_think":
-            self._think_text(buf, out)
-        elif buf:
-            self._text(buf, out)
-        self._tag_state = "done"
 
     def _reasoning(self, delta: dict, out: list[dict]) -> None:
         text = delta.get("reasoning_content")

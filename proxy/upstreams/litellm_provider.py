@@ -15,9 +15,8 @@ from collections.abc import AsyncIterator
 
 import anyio
 
-from ..errors import UpstreamError, from_upstream
+from ..errors import StreamFailed, UpstreamEOF, UpstreamError, from_upstream
 from ..settings import Upstream
-from .openai_compatible import StreamFailed, UpstreamEOF
 
 # Fields of our OpenAI body that are OpenRouter-only; LiteLLM providers would reject or misread them.
 _OPENROUTER_ONLY = ("usage", "reasoning", "top_k")
@@ -118,6 +117,9 @@ class LiteLLMStream:
         self._provider = provider
         self._model = model
         self.done = False
+
+    def unparsed_text(self) -> str:
+        return ""  # LiteLLM parses the provider's answer itself: nothing unparsed reaches us
 
     async def __aiter__(self) -> AsyncIterator[dict]:
         try:

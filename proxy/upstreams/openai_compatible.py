@@ -8,24 +8,11 @@ from collections.abc import AsyncIterator
 import httpx
 
 from .. import __version__
-from ..errors import ProxyError, UpstreamError, from_stream_error
+from ..errors import ProxyError, StreamFailed, UpstreamEOF, UpstreamError, from_stream_error
+from ..openai_shapes import completion_as_chunk, merge_chunks
 from ..settings import Upstream
 from ..sse import SSEDecoder, SSETooLarge
 from .http import COMPLETION_LIMIT, ERROR_BODY_LIMIT, BodyTooLarge, make_client, read_limited, transport_error
-from .openai_shapes import completion_as_chunk, merge_chunks
-
-
-class StreamFailed(Exception):
-    """The upstream reported an error inside an open stream; carries the mapped ProxyError."""
-
-    def __init__(self, error: Exception, chunk: dict | None = None) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.chunk = chunk  # the chunk that carried the error (it may also carry the usage)
-
-
-class UpstreamEOF(Exception):
-    """The upstream closed the connection before finishing its answer."""
 
 
 class OpenAIStream:
@@ -98,6 +85,9 @@ class _Single:
     def __init__(self, chunk: dict) -> None:
         self._chunk = chunk
         self.done = True
+
+    def unparsed_text(self) -> str:
+        return ""
 
     async def __aiter__(self) -> AsyncIterator[dict]:
         yield self._chunk

@@ -1,4 +1,5 @@
-"""Conversions between OpenAI's two answer shapes, for servers that ignore the `stream` flag."""
+"""Conversions between OpenAI's two answer shapes (a completion, stream chunks): transports use them for servers
+that ignore the `stream` flag, the translator to read a completion as a stream. Pure data, no imports."""
 
 from __future__ import annotations
 
