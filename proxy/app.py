@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import importlib
 import json
 import logging
 import sys
@@ -23,15 +24,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import __version__, tokens
+from . import __version__, tokens, upstreams
 from .errors import ProxyError, bad_request, error_response, final
 from .listen import is_loopback
 from .messages import MessagesHandler
 from .reachability import Reachability
 from .redaction import for_settings, safe_url
 from .request_log import CallLog, RequestLog
-from .routing import FAMILIES
-from .settings import Settings
+from .settings import FAMILIES, Settings
 from .upstreams import Transport
 from .validation import validate_request
 
@@ -83,17 +83,12 @@ class Guard:
 
 
 def make_transport(settings: Settings) -> Transport:
-    """The transport for the profile's kind; heavier ones are imported only when used."""
-    kind = settings.upstream.kind
-    if kind == "openai":
-        from .upstreams.openai_compatible import OpenAICompatible
-
-        return OpenAICompatible(settings.upstream)
-    if kind == "litellm":
-        from .upstreams.litellm_provider import LiteLLMTransport
-
-        return LiteLLMTransport(settings.upstream)
-    raise ValueError(f"unknown upstream kind {kind!r}")
+    """The transport for the profile's kind (upstreams.KINDS), imported only when used."""
+    path = upstreams.kind(settings.upstream.kind).transport
+    if path is None:
+        raise ValueError(f"upstream kind {settings.upstream.kind!r} is served by the pass-through, not a transport")
+    module, name = path.split(":")
+    return getattr(importlib.import_module(f"{upstreams.__name__}.{module}"), name)(settings.upstream)
 
 
 def guarded(endpoint):
@@ -233,7 +228,7 @@ def create_app(settings: Settings, transport: Transport | None = None) -> Starle
     handler = passthrough = None
     reach = Reachability(up.base_url)
     calls = CallLog(request_log, settings, redact)
-    if up.kind == "anthropic":
+    if upstreams.kind(up.kind).transport is None:
         from .passthrough import PassthroughHandler
 
         passthrough = PassthroughHandler(settings, calls, reach=reach)

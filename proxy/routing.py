@@ -3,11 +3,7 @@ then the profile's routing rules may send it elsewhere (first match wins, in the
 
 from __future__ import annotations
 
-from .settings import ModelInfo, ModelMap, Settings
-
-RULES = ("background", "think", "long_context", "web_search", "image")
-
-FAMILIES = ("opus", "sonnet", "haiku", "fable")
+from .settings import FAMILIES, ModelInfo, ModelMap, Settings
 
 
 def resolve_model(requested: str, models: ModelMap) -> str:

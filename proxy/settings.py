@@ -1,9 +1,24 @@
-"""What the proxy needs to run: plain data, filled in by the CLI (or by tests), never read from globals."""
+"""What the proxy needs to run: plain data, filled in by the CLI (or by tests), never read from globals.
+
+Also the configuration's one vocabulary (families, tiers, routing rules, model fields): `cli/` builds its
+profiles from these names, so the launcher and the proxy cannot disagree on them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+
+FAMILIES = ("opus", "sonnet", "haiku", "fable")  # Claude Code's model families, each a profile tier
+RULES = ("background", "think", "long_context", "web_search", "image")  # routing rules (routing._matches)
+THRESHOLD = "long_context_threshold"  # the one non-rule key of a routes table
+DEFAULT_THRESHOLD = 60_000
+
+
+def tiers(default: str, opus: str | None, sonnet: str | None, haiku: str | None, fable: str | None) -> dict[str, str]:
+    """Each family's model: its own, else the default (fable: else opus)."""
+    return {"opus": opus or default, "sonnet": sonnet or default, "haiku": haiku or default,
+            "fable": fable or opus or default}
 
 
 @dataclass(frozen=True)
@@ -18,6 +33,11 @@ class ModelInfo:
     price_in: float | None = None  # USD per million input tokens
     price_out: float | None = None
 
+    @classmethod
+    def of(cls, source: object) -> ModelInfo:
+        """The model fields of any record that has them (a catalogue entry), read by name, not retyped."""
+        return cls(**{f.name: getattr(source, f.name) for f in fields(cls)})
+
 
 @dataclass(frozen=True)
 class ModelMap:
@@ -30,12 +50,7 @@ class ModelMap:
     fable: str | None = None
 
     def tiers(self) -> dict[str, str]:
-        return {
-            "opus": self.opus or self.default,
-            "sonnet": self.sonnet or self.default,
-            "haiku": self.haiku or self.default,
-            "fable": self.fable or self.opus or self.default,
-        }
+        return tiers(self.default, self.opus, self.sonnet, self.haiku, self.fable)
 
 
 @dataclass(frozen=True)
@@ -43,8 +58,14 @@ class Routes:
     """Per-request routing: rules in profile order (first match wins), then fallbacks on failure."""
 
     rules: tuple[tuple[str, str], ...] = ()  # (background | think | long_context | web_search | image, model)
-    long_context_threshold: int = 60_000
+    long_context_threshold: int = DEFAULT_THRESHOLD
     fallbacks: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, table: Mapping[str, object], fallbacks: tuple[str, ...] = ()) -> Routes:
+        """A profile's routes table split into its rules (in the order written) and the threshold."""
+        rules = tuple((rule, str(model)) for rule, model in table.items() if rule != THRESHOLD)
+        return cls(rules, int(table.get(THRESHOLD, DEFAULT_THRESHOLD)), tuple(fallbacks))
 
 
 @dataclass(frozen=True)

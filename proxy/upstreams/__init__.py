@@ -8,12 +8,14 @@ or completes the request. Its failures are the `errors.TransportError` family, n
 - `StreamFailed` (carrying the client's `ProxyError`): the upstream sent an error inside a 200 answer.
 - `UpstreamEOF`: the connection ended before the upstream finished its answer.
 
-See docs/architecture.md, "How to add a transport".
+`KINDS` is the table of transport kinds: a new transport is one row there. See docs/architecture.md,
+"How to add a transport".
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -37,3 +39,35 @@ class Transport(Protocol):
     async def complete(self, body: dict) -> dict: ...
 
     async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One way of reaching an upstream (a profile's `kind`): what the proxy and the CLI do differently for it."""
+
+    display: str  # how doctor names the transport
+    transport: str | None  # "module:Class" in upstreams/, imported only when used; None: the pass-through handler
+    provider_variables: bool  # the SDK reads the provider's own variables: no key is looked up unless tied by name
+    model_list: str | None  # the wire shape of GET …/models: "openai", "anthropic"; None: no endpoint list
+
+    def models_request(self, base_url: str, api_key: str | None) -> tuple[str, dict[str, str]]:
+        """(URL, headers) that list the endpoint's models."""
+        base = base_url.rstrip("/")
+        headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+        if self.model_list != "anthropic":
+            return base + "/models", headers
+        headers.update({"x-api-key": api_key or "", "anthropic-version": "2023-06-01"})
+        return base + ("/models" if base.endswith("/v1") else "/v1/models"), headers
+
+
+KINDS: dict[str, Kind] = {
+    "openai": Kind("OpenAI-compatible (httpx)", "openai_compatible:OpenAICompatible", False, "openai"),
+    "anthropic": Kind("Anthropic pass-through", None, False, "anthropic"),
+    "litellm": Kind("LiteLLM", "litellm_provider:LiteLLMTransport", True, None),
+}
+
+
+def kind(name: str) -> Kind:
+    if name not in KINDS:
+        raise ValueError(f"unknown upstream kind {name!r}")
+    return KINDS[name]
