@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from orbridge.proxy import upstreams
 from orbridge.proxy.redaction import safe_text
 
 from . import paths
@@ -139,7 +140,7 @@ def url_for(profile: Profile) -> str | None:
     any OpenAI-compatible endpoint (a gateway, vLLM, Ollama), so `models` and `run` read the same list."""
     if profile.catalogue_url:
         return profile.catalogue_url
-    return profile.url if profile.kind == "openai" else None
+    return profile.url if profile.transport.model_list == "openai" else None
 
 
 def for_run(profile: Profile, api_key: str | None, network: bool = True) -> Catalogue | None:
@@ -169,11 +170,7 @@ def fetch(base_url: str, api_key: str | None = None, timeout: float | httpx.Time
           kind: str = "openai") -> Catalogue:
     import httpx
 
-    headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
-    url = base_url.rstrip("/") + "/models"
-    if kind == "anthropic":  # Anthropic's list: GET /v1/models with x-api-key
-        url = base_url.rstrip("/") + ("/models" if base_url.rstrip("/").endswith("/v1") else "/v1/models")
-        headers.update({"x-api-key": api_key or "", "anthropic-version": "2023-06-01"})
+    url, headers = upstreams.kind(kind).models_request(base_url, api_key)
     resp = httpx.get(url, headers=headers, timeout=timeout, trust_env=False)
     resp.raise_for_status()
     payload = resp.json()

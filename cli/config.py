@@ -15,15 +15,20 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from orbridge.proxy import settings as vocab
+from orbridge.proxy import upstreams
+
 from . import paths
 from .errors import CLIError
+
+DEFAULT_KIND = "openai"  # the transport of a preset that names none, and of a `custom` endpoint
 
 
 @dataclass(frozen=True)
 class Preset:
     base_url: str
     env_var: str | None
-    kind: str = "openai"  # the transport: openai (httpx), anthropic (pass-through), litellm
+    kind: str = DEFAULT_KIND  # the transport, a key of orbridge.proxy.upstreams.KINDS
     needs_key: bool = True
     key: str | None = None  # stored-key name when it is another preset's (one OpenRouter key for both)
 
@@ -52,8 +57,7 @@ PRESETS: dict[str, Preset] = {
 }
 
 DEFAULT_PROFILE = "default"
-ROUTE_RULES = ("background", "think", "long_context", "web_search", "image")
-THRESHOLD = "long_context_threshold"
+ROUTE_KEYS = (*vocab.RULES, vocab.THRESHOLD)  # what a profile's routes table may hold
 MAX_TIMEOUT = 86_400.0
 MAX_TOKENS = 1_000_000_000  # context_length, max_output, long_context_threshold: room to spare, no overflow anywhere
 _KEY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -117,17 +121,16 @@ SPECS: dict[str, tuple[str, object]] = {
     "provider": ('a preset (' + ", ".join(PRESETS) + ') or "custom"',
                  lambda v: isinstance(v, str) and (v in PRESETS or v == "custom")),
     "base_url": ("an http:// or https:// URL", _url),
-    "model": (MODEL, _text), "opus": (MODEL, _text), "sonnet": (MODEL, _text), "haiku": (MODEL, _text),
-    "fable": (MODEL, _text),
+    "model": (MODEL, _text), **{family: (MODEL, _text) for family in vocab.FAMILIES},
     "timeout": (f"a number of seconds > 0 and ≤ {MAX_TIMEOUT:g}", _seconds),
     "context_length": (TOKENS, _tokens), "max_output": (TOKENS, _tokens),
     "key_name": ("a plain name (letters, digits, '.', '_', '-'; at most 64)",
                  lambda v: isinstance(v, str) and bool(_KEY_NAME.fullmatch(v))),
     "headers": ("a table of header names to values", lambda v: isinstance(v, dict)),
-    "routes": ("a table of rules (" + ", ".join((*ROUTE_RULES, THRESHOLD)) + ")", lambda v: isinstance(v, dict)),
+    "routes": ("a table of rules (" + ", ".join(ROUTE_KEYS) + ")", lambda v: isinstance(v, dict)),
     "fallbacks": ("a list of model names", lambda v: isinstance(v, list)),
 }
-NULLABLE = {"base_url", "model", "opus", "sonnet", "haiku", "fable", "context_length", "max_output", "key_name"}
+NULLABLE = {"base_url", "model", *vocab.FAMILIES, "context_length", "max_output", "key_name"}
 
 
 def check(name: str, value: object) -> None:
@@ -150,11 +153,11 @@ def check(name: str, value: object) -> None:
                 raise FieldError(f"headers.{key}", "printable ASCII text (no line break or control character)", text)
     elif name == "routes":
         for rule, model in value.items():
-            if rule == THRESHOLD:
+            if rule == vocab.THRESHOLD:
                 if not _tokens(model):
-                    raise FieldError(f"routes.{THRESHOLD}", TOKENS, model)
-            elif rule not in ROUTE_RULES:
-                raise FieldError("routes", "rules named " + ", ".join((*ROUTE_RULES, THRESHOLD)), rule)
+                    raise FieldError(f"routes.{vocab.THRESHOLD}", TOKENS, model)
+            elif rule not in vocab.RULES:
+                raise FieldError("routes", "rules named " + ", ".join(ROUTE_KEYS), rule)
             elif not _text(model):
                 raise FieldError(f"routes.{rule}", MODEL, model)
     elif name == "fallbacks":
@@ -196,7 +199,12 @@ class Profile:
 
     @property
     def kind(self) -> str:
-        return self.preset.kind if self.preset else "openai"
+        return self.preset.kind if self.preset else DEFAULT_KIND
+
+    @property
+    def transport(self) -> upstreams.Kind:
+        """What differs by transport (the key, the model list, doctor's checks): one row of upstreams.KINDS."""
+        return upstreams.kind(self.kind)
 
     @property
     def url(self) -> str:
@@ -232,9 +240,8 @@ class Profile:
         return None
 
     def tiers(self) -> dict[str, str]:
-        default = self.model or self.sonnet or self.opus or ""
-        return {"opus": self.opus or default, "sonnet": self.sonnet or default,
-                "haiku": self.haiku or default, "fable": self.fable or self.opus or default}
+        return vocab.tiers(self.model or self.sonnet or self.opus or "", self.opus, self.sonnet, self.haiku,
+                           self.fable)
 
     def to_toml(self) -> dict:
         data = {k: v for k, v in asdict(self).items() if k != "name" and v not in (None, {}, "", [])}
@@ -297,11 +304,11 @@ def load(path: Path | None = None) -> Config:
         if unknown:
             raise CLIError(f"{where} has unknown keys: {', '.join(shown(k) for k in sorted(unknown))}", fix, code=2)
         routes = table.get("routes")
-        unknown = set(routes) - {*ROUTE_RULES, THRESHOLD} if isinstance(routes, dict) else set()
+        unknown = set(routes) - set(ROUTE_KEYS) if isinstance(routes, dict) else set()
         if unknown:
             names = ", ".join(shown(k)[1:-1] for k in sorted(unknown))
             raise CLIError(f"{where[:-1]}.routes] has unknown rules: {names}",
-                           f"rules: {', '.join((*ROUTE_RULES, THRESHOLD))}; {fix}", code=2)
+                           f"rules: {', '.join(ROUTE_KEYS)}; {fix}", code=2)
         try:
             config.profiles[name] = from_table(name, table)
         except FieldError as exc:

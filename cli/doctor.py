@@ -49,15 +49,13 @@ def _claude(claude: str | None) -> Check:
 def _key_accepted(profile: config.Profile, key: str | None) -> Check:
     import httpx
 
-    if profile.kind == "litellm":
-        return Check("key accepted", WARN, "LiteLLM providers are checked by the live round trip below")
+    if profile.transport.model_list is None:
+        return Check("key accepted", WARN, f"{profile.transport.display} providers are checked by the live "
+                     "round trip below")
     base = profile.url.rstrip("/")
-    headers = {"authorization": f"Bearer {key}"} if key else {}
-    if profile.kind == "anthropic":
-        url = f"{base}/v1/models"
-        headers.update({"x-api-key": key or "", "anthropic-version": "2023-06-01"})
-    else:
-        url = f"{base}/key" if profile.provider == "openrouter" else f"{base}/models"
+    url, headers = profile.transport.models_request(base, key)
+    if profile.provider == "openrouter":
+        url = f"{base}/key"
     try:
         resp = httpx.get(url, headers=headers, timeout=8, trust_env=False)
     except httpx.HTTPError as exc:
@@ -241,11 +239,9 @@ def run_checks(o: Overrides, claude: str | None) -> list[Check]:
     except CLIError as exc:
         checks.append(Check("config", FAIL, exc.message, exc.fix))
         return checks
-    transport = {"openai": "OpenAI-compatible (httpx)", "anthropic": "Anthropic pass-through",
-                 "litellm": "LiteLLM"}[profile.kind]
     checks.append(Check("profile", OK, f"{profile.name}: {profile.provider} at "
                         f"{safe_url(profile.url) or '(LiteLLM default)'}"
-                        f", transport {transport}"))
+                        f", transport {profile.transport.display}"))
     warnings = keys.check_modes()
     for warning in warnings:
         checks.append(Check("key file", WARN, warning))
@@ -263,7 +259,7 @@ def run_checks(o: Overrides, claude: str | None) -> list[Check]:
         env = f" or export {profile.env_var}" if profile.env_var else ""
         checks.append(Check("api key", FAIL, f"no key for {profile.provider}",
                             f"orbridge keys set {profile.preset.key or profile.provider}{env}"))
-    elif profile.kind == "litellm":
+    elif profile.transport.provider_variables:
         checks += _litellm_credentials(profile)
     else:
         checks.append(Check("api key", OK, f"none sent to {host} (no Authorization header)",

@@ -93,7 +93,7 @@ def show(o: Overrides, search: str | None, tools: bool, reasoning: bool, vision:
 
     console = Console(stderr=True)
     with console.status(f"fetching the {profile.provider} model list…"):
-        if profile.kind == "litellm":
+        if profile.transport.model_list is None:  # LiteLLM: its own table, every provider it knows
             cat, warning = catalogue.litellm_models(refresh), None
         else:
             url = profile.catalogue_url or profile.url

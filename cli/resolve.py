@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from orbridge.proxy.listen import is_loopback
+from orbridge.proxy.settings import Routes
 
 from . import catalogue, config, keys
 from .errors import CLIError
@@ -59,8 +60,8 @@ def key_for(profile: config.Profile) -> tuple[str | None, str, str | None]:
         key, source = keys.lookup(profile.key_name, named.env_var if named else None)
         return key, source, (source[4:] if source.startswith("env:") else profile.key_name)
     preset = profile.preset
-    if profile.kind == "litellm":
-        return None, "none", None  # LiteLLM reads the provider's own variables, for the provider's endpoint
+    if profile.transport.provider_variables:
+        return None, "none", None  # the SDK (LiteLLM) reads the provider's own variables, for its endpoint
     if preset is None or (profile.base_url and profile.base_url.rstrip("/") != preset.base_url.rstrip("/")):
         return None, "none", None
     name = preset.key or profile.provider
@@ -69,7 +70,7 @@ def key_for(profile: config.Profile) -> tuple[str | None, str, str | None]:
 
 
 def key_fix(profile: config.Profile, source: str, label: str | None) -> str:
-    if profile.kind == "litellm" and not label:
+    if profile.transport.provider_variables and not label:
         return ("Set the provider's variable named above (LiteLLM reads it), or store a key with "
                 "`orbridge keys set NAME` and tie it with `--key-name NAME`")
     if source.startswith("env:"):
@@ -89,7 +90,7 @@ def apply(profile: config.Profile, o: Overrides) -> config.Profile:
     if o.base_url:
         # A one-off endpoint gets no stored key unless --key-name ties one to it (key_for).
         changes.update(base_url=o.base_url, key_name=None)
-        if not o.provider and profile.kind == "openai":
+        if not o.provider and profile.kind == config.DEFAULT_KIND:  # `custom` keeps the transport
             changes["provider"] = "custom"
     if o.key_name:
         changes["key_name"] = o.key_name
@@ -117,7 +118,7 @@ def resolve(o: Overrides, need_key: bool = True, network: bool = True) -> Resolv
     cat = catalogue.for_run(profile, key, network)
     if cat is not None:
         wanted = set(profile.tiers().values()) | {profile.model} | set(profile.fallbacks) | {
-            str(m) for k, m in profile.routes.items() if k != "long_context_threshold"}
+            m for _rule, m in Routes.of(profile.routes).rules}
         info = {m.id: m for m in cat.models if m.id in wanted}
     if profile.context_length or profile.max_output:
         for model in {profile.model, *profile.tiers().values()} - {None}:
@@ -131,7 +132,7 @@ def resolve(o: Overrides, need_key: bool = True, network: bool = True) -> Resolv
 def proxy_settings(r: Resolved, token: str, **extra):
     """The proxy's Settings (imports the proxy package: call only when serving)."""
     from orbridge.proxy.redaction import safe_url
-    from orbridge.proxy.settings import ModelInfo, ModelMap, Routes, Settings, Upstream
+    from orbridge.proxy.settings import ModelInfo, ModelMap, Settings, Upstream
 
     p = r.profile
     tiers = p.tiers()
@@ -141,12 +142,8 @@ def proxy_settings(r: Resolved, token: str, **extra):
                         headers=dict(p.headers), timeout=p.timeout, key_fix=r.key_fix)
     models = ModelMap(default=p.model or tiers["sonnet"], opus=tiers["opus"], sonnet=tiers["sonnet"],
                       haiku=tiers["haiku"], fable=tiers["fable"])
-    info = {k: ModelInfo(context_length=m.context_length, max_output=m.max_output, reasoning=m.reasoning,
-                         vision=m.vision, tools=m.tools, price_in=m.price_in, price_out=m.price_out)
-            for k, m in r.model_info.items()}
-    rules = tuple((rule, str(model)) for rule, model in p.routes.items() if rule != "long_context_threshold")
-    routes = Routes(rules=rules, long_context_threshold=int(p.routes.get("long_context_threshold", 60_000)),
-                    fallbacks=tuple(p.fallbacks))
+    info = {k: ModelInfo.of(m) for k, m in r.model_info.items()}
+    routes = Routes.of(p.routes, tuple(p.fallbacks))
     from .child_env import held_keys  # child_env imports this module
 
     return Settings(token=token, upstream=upstream, models=models, model_info=info, routes=routes, profile=p.name,
