@@ -14,7 +14,7 @@ import re
 import shlex
 import sys
 
-from .errors import CLIError
+from .errors import CLIError, report
 
 # run's options, as declared on the Typer command in main.py (a test keeps the two in step).
 VALUE_OPTIONS = {"--profile": "profile", "--provider": "provider", "--base-url": "base_url", "--model": "model",
@@ -119,9 +119,7 @@ def main() -> None:
             return
         code = start_run(parsed)
     except CLIError as exc:
-        fix = f"\n  fix: {exc.fix}" if exc.fix else ""
-        print(f"orbridge: {exc.message}{fix}", file=sys.stderr)
-        code = exc.code
+        code = report(exc)
     except KeyboardInterrupt:
         code = 130
     exit_now(code)

@@ -11,7 +11,7 @@ import typer
 import typer.core
 
 from . import completion
-from .errors import CLIError
+from .errors import CLIError, report
 
 # One example per line in both help renderings: rich keeps single newlines, click's plain one needs `\b`.
 EPILOG_RUN = "\b\nExamples:\n" + "\n".join([
@@ -350,14 +350,10 @@ def main() -> None:
         completion.register_shells()
         app(prog_name="orbridge")  # the name completion scripts call and `_ORBRIDGE_COMPLETE` is derived from
     except CLIError as exc:
-        fix = f"\n  fix: {exc.fix}" if exc.fix else ""
-        print(f"orbridge: {exc.message}{fix}", file=sys.stderr)
-        sys.exit(exc.code)
+        sys.exit(report(exc))
     except KeyboardInterrupt:
         sys.exit(130)
 
 
 if __name__ == "__main__":
-    from .entry import main as entry_main
-
-    entry_main()
+    main()  # `python -m orbridge.cli` is the console entry; importing entry here made entry <-> main a circle

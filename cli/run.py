@@ -11,6 +11,7 @@ refused, and the user does not wait for the two startups one after the other.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from . import child_env, paths
@@ -80,96 +82,103 @@ def find_command(cmd: list[str], claude: str | None, install: bool = False) -> l
     return [exe, *cmd[1:]]
 
 
-def quiet_logging(log_file: Path) -> logging.Handler:
+def quiet_logging(log_file: Path, settings) -> None:
     """The command owns the terminal: proxy diagnostics go to a private file (0600, never through a
     symlink), never over Claude Code's screen."""
     handler, warning = paths.private_log_handler(log_file)
     if warning:
         print(f"orbridge: warning: {warning}", file=sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    for name in ("orbridge", "uvicorn", "uvicorn.error", "uvicorn.access", "httpx"):
-        logger = logging.getLogger(name)
-        logger.handlers = [handler]
-        logger.propagate = False
-    return handler
+    log_to(handler, settings, ("orbridge", "uvicorn", "uvicorn.error", "uvicorn.access", "httpx"))
 
 
-def redact_log(handler: logging.Handler, settings) -> None:
-    """Keys, the run's token and URL passwords never reach proxy.log, whoever logs them."""
+def log_to(handler: logging.Handler, settings, names: tuple[str, ...]) -> None:
+    """The loggers `names` write to `handler` alone, through the redactor: keys, the token and URL passwords
+    never reach a log, whoever logs them."""
     from orbridge.proxy.redaction import RedactingFilter, for_settings
 
     handler.addFilter(RedactingFilter(for_settings(settings)))
+    for name in names:
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.propagate = False
+
+
+@contextlib.contextmanager
+def bound(port: int, host: str = "127.0.0.1") -> Iterator[socket.socket]:
+    """The listening socket, bound before anything slow so the port is known and reserved at once; closed
+    again when getting ready (the block) fails. It stays open after the block: it is the proxy's."""
+    sock = bind(port, host)
+    try:
+        yield sock
+    except BaseException:
+        sock.close()
+        raise
+
+
+def settings_for(resolved, token: str | None, log_bodies: bool, **extra):
+    """The proxy's settings as run and serve make them: the given token or a fresh random one, the request
+    log, and the bodies log only when asked."""
+    return proxy_settings(resolved, token or secrets.token_urlsafe(32), log_path=paths.request_log(),
+                          log_bodies_path=(paths.log_dir() / "bodies.jsonl") if log_bodies else None, **extra)
 
 
 def run(cmd: list[str], overrides: Overrides, port: int = 0, claude: str | None = None,
         print_env: bool = False, log_bodies: bool = False, pass_env: list[str] | None = None) -> int:
-    sock = None if print_env else bind(port=port)
-    try:
+    if print_env:
+        return _print_env(resolve(overrides), port, pass_env)
+    with bound(port) as sock:
         resolved = resolve(overrides)
-        token = secrets.token_urlsafe(32)
-        if print_env:
-            url = f"http://127.0.0.1:{port or '<port chosen at start>'}"
-            _env, setting, sources, removed = child_env.explain(resolved, url, token, pass_env=pass_env)
-            for key, value in child_env.masked(setting).items():
-                print(f"{key}={value}" + (f"   # {sources[key]}" if key in sources else ""))
-            if removed:
-                print(f"# not passed on (they hold keys): {' '.join(removed)}; keep one with --pass-env NAME")
-            return 0
         argv = find_command(cmd, claude)
         for warning in resolved.warnings():
             print(f"orbridge: warning: {warning}", file=sys.stderr)
-        settings = proxy_settings(resolved, token, log_path=paths.request_log(),
-                                  log_bodies_path=(paths.log_dir() / "bodies.jsonl") if log_bodies else None)
-        redact_log(quiet_logging(paths.log_dir() / "proxy.log"), settings)
-    except BaseException:
-        if sock is not None:
-            sock.close()
-        raise
-    proxy = BackgroundProxy(settings, sock)
+        settings = settings_for(resolved, None, log_bodies)
+        quiet_logging(paths.log_dir() / "proxy.log", settings)
+    proxy = ProxyThread(settings, sock)
     try:
-        env, _ = child_env.build(resolved, f"http://127.0.0.1:{sock.getsockname()[1]}", token, pass_env=pass_env)
+        env, _ = child_env.build(resolved, f"http://127.0.0.1:{sock.getsockname()[1]}", settings.token,
+                                 pass_env=pass_env)
         return _supervise(argv, env, proxy)
     finally:
         proxy.stop()
 
 
-class BackgroundProxy:
-    """The proxy, imported and served in a daemon thread, started right after the command."""
+def _print_env(resolved, port: int, pass_env: list[str] | None) -> int:
+    """--print-env: the command's environment, keys masked, with where each value comes from."""
+    url = f"http://127.0.0.1:{port or '<port chosen at start>'}"
+    _env, setting, sources, removed = child_env.explain(resolved, url, secrets.token_urlsafe(32), pass_env=pass_env)
+    for key, value in child_env.masked(setting).items():
+        print(f"{key}={value}" + (f"   # {sources[key]}" if key in sources else ""))
+    if removed:
+        print(f"# not passed on (they hold keys): {' '.join(removed)}; keep one with --pass-env NAME")
+    return 0
+
+
+class ProxyThread(threading.Thread):
+    """The proxy's thread, started right after the command: it imports the web stack (~0.2 s, which the
+    command does not wait for), then serves in itself (ProxyServer.serve), so ProxyServer stops it."""
 
     def __init__(self, settings, sock: socket.socket) -> None:
+        super().__init__(name="orbridge-proxy", daemon=True)
         self.settings = settings
         self.sock = sock
         self.server = None
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._main, name="orbridge-proxy", daemon=True)
 
-    def start(self) -> None:
-        self.thread.start()
-
-    def _main(self) -> None:
+    def run(self) -> None:
         try:
             from orbridge.proxy.server import ProxyServer
 
             self.server = ProxyServer(self.settings, self.sock, quiet=True)
             self.server.serve()
-        except BaseException as exc:  # noqa: BLE001 - reported through `alive`, the command is then ended
-            self.error = exc
+        except BaseException:  # noqa: BLE001 - the supervisor sees the thread end, and ends the command
             logging.getLogger("orbridge").exception("the proxy failed")
 
-    @property
-    def alive(self) -> bool:
-        return self.thread.is_alive()
-
-    def stop(self, grace: float = 1.0) -> None:
-        """Stop serving. The command is gone; a request it left open (Ctrl-C mid-answer) is logged as
-        cancelled once the proxy sees the connection close: wait for that, briefly. Not joined otherwise:
-        orbridge exits right after, and waiting for uvicorn's shutdown would only add ~0.2 s."""
+    def stop(self) -> None:
+        """The command is gone; a request it left open (Ctrl-C mid-answer) is logged as cancelled once the
+        proxy sees the connection close: wait for that, up to 1 s. Not joined: orbridge exits right after,
+        and waiting for uvicorn's shutdown would only add ~0.2 s."""
         if self.server is not None:
-            calls = getattr(self.server.app.state, "calls", None)
-            deadline = time.monotonic() + grace
-            while calls is not None and calls.open > 0 and time.monotonic() < deadline:
-                time.sleep(0.01)
-            self.server.server.should_exit = True
+            self.server.stop(timeout=0, grace=1.0)
         self.sock.close()
 
 
@@ -183,7 +192,7 @@ def exit_now(code: int) -> None:
     os._exit(code)
 
 
-def _supervise(argv: list[str], env: dict[str, str], server: BackgroundProxy) -> int:
+def _supervise(argv: list[str], env: dict[str, str], server: ProxyThread) -> int:
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, *FORWARDED)}
     proc: subprocess.Popen | None = None
     pending: list[int] = []
@@ -223,7 +232,7 @@ def _supervise(argv: list[str], env: dict[str, str], server: BackgroundProxy) ->
                 pass
             if term_at and time.monotonic() - term_at[0] > grace:
                 proc.kill()  # asked to stop, and the command ignored SIGTERM for `grace` seconds
-            if not server.alive and not died:
+            if not server.is_alive() and not died:
                 died = True
                 print("orbridge: the proxy stopped unexpectedly; ending the command "
                       f"(see {paths.log_dir() / 'proxy.log'})", file=sys.stderr)

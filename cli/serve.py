@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import shlex
 import signal
 import sys
@@ -20,7 +19,8 @@ from orbridge.proxy.listen import is_loopback
 from . import paths
 from .errors import CLIError
 from .keys import mask
-from .resolve import Overrides, proxy_settings, resolve
+from .resolve import Overrides, resolve
+from .run import bound, log_to, settings_for
 
 TOKEN_ON_ARGV = ("warning: --token on the command line is visible to every user of this machine (ps); "
                  "use --token-file PATH or ORBRIDGE_TOKEN")
@@ -29,17 +29,9 @@ TOKEN_ON_ARGV = ("warning: --token on the command line is visible to every user 
 def _redact_logs(settings) -> None:
     """Whatever the proxy or uvicorn log on this terminal passes the redactor (keys, token, URL passwords).
     uvicorn is then told to leave logging alone (run_forever(log_config=None)), or it would replace these."""
-    import logging
-
-    from orbridge.proxy.redaction import RedactingFilter, for_settings
-
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter(for_settings(settings)))
-    for name in ("orbridge.proxy", "uvicorn.error", "httpx"):
-        logger = logging.getLogger(name)
-        logger.handlers = [handler]
-        logger.propagate = False
+    log_to(handler, settings, ("orbridge.proxy", "uvicorn.error", "httpx"))
 
 
 def serve(host: str, port: int, token: str | None, show_token: bool, allow_remote: bool, o: Overrides,
@@ -49,17 +41,10 @@ def serve(host: str, port: int, token: str | None, show_token: bool, allow_remot
     if not is_loopback(host) and not (allow_remote and token):
         raise CLIError(f"refusing to listen on {host}: the proxy spends your API key for whoever reaches it",
                        "use --allow-remote together with --token-file (or ORBRIDGE_TOKEN)")
-    from .run import bind
-
-    sock = bind(port, "127.0.0.1" if host == "localhost" else host)
-    try:
+    with bound(port, "127.0.0.1" if host == "localhost" else host) as sock:
         resolved = resolve(o)
-    except BaseException:
-        sock.close()
-        raise
-    token = token or secrets.token_urlsafe(32)
-    settings = proxy_settings(resolved, token, log_path=paths.request_log(), allow_remote=allow_remote,
-                              log_bodies_path=(paths.log_dir() / "bodies.jsonl") if log_bodies else None)
+        settings = settings_for(resolved, token, log_bodies, allow_remote=allow_remote)
+    token = settings.token
     port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
     local_host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, shown_host)  # what a client here dials

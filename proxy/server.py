@@ -184,10 +184,17 @@ class ProxyServer:
     def alive(self) -> bool:
         return self.thread.is_alive() and not self.server.should_exit
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 5.0, grace: float = 0.0) -> None:
+        """Stop serving. `grace`: first wait up to that long for calls still open, so a client that just went
+        away (Ctrl-C mid-answer) is logged as cancelled once the proxy sees its connection close. `timeout`:
+        how long to wait for the serving thread; 0, not at all (a launcher that exits right after)."""
+        calls = getattr(self.app.state, "calls", None)
+        deadline = time.monotonic() + grace
+        while calls is not None and calls.open > 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
         self.server.should_exit = True
         thread = self._serving_thread or self.thread
-        if thread.is_alive() and thread is not threading.current_thread():
+        if timeout > 0 and thread.is_alive() and thread is not threading.current_thread():
             thread.join(timeout)
             if thread.is_alive():
                 self.server.force_exit = True
