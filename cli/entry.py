@@ -99,7 +99,7 @@ def start_run(values: dict) -> int:
 
 
 def main() -> None:
-    from .paths import private_umask
+    from .umask import private_umask
 
     private_umask()  # what orbridge creates is private; a command it starts gets the user's umask back
     args = sys.argv[1:]

@@ -343,7 +343,7 @@ def profile_remove(name: str = typer.Argument(..., autocompletion=completion.pro
 
 
 def main() -> None:
-    from .paths import private_umask
+    from .umask import private_umask
 
     private_umask()
     try:

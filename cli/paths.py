@@ -21,16 +21,6 @@ from orbridge.proxy.private_files import UnsafePath, make_private_dir, open_appe
 from .errors import CLIError
 
 APP = "orbridge"
-_user_umask: list[int] = []
-
-
-def private_umask() -> int:
-    """Make what this process creates private (umask 077). Returns the user's own umask, which a command
-    started afterwards should get back (`subprocess.Popen(..., umask=...)`)."""
-    old = os.umask(0o077)
-    if not _user_umask:
-        _user_umask.append(old)
-    return _user_umask[0]
 
 
 def own_config_dir() -> Path:

@@ -28,6 +28,7 @@ from pathlib import Path
 from . import child_env, paths
 from .errors import CLIError
 from .resolve import Overrides, proxy_settings, resolve
+from .umask import private_umask
 
 FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH)
 INSTALL_HINT = "`orbridge setup claude` installs it (or `orbridge run --install-claude`), or pass --claude PATH"
@@ -214,7 +215,7 @@ def _supervise(argv: list[str], env: dict[str, str], server: ProxyThread) -> int
         signal.signal(sig, on_signal)
     try:
         # The command gets the user's own umask back (orbridge's own files are made with 077).
-        proc = subprocess.Popen(argv, env=env, umask=paths.private_umask())
+        proc = subprocess.Popen(argv, env=env, umask=private_umask())
     except OSError as exc:
         _restore(previous)
         raise CLIError(f"cannot start {argv[0]}: {exc.strerror}", code=126) from None

@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from orbridge.cli import config, paths
+from orbridge.cli import config
+from orbridge.cli import umask as umask_module
 from orbridge.cli.entry import parse_run, start_run
 from orbridge.cli.errors import CLIError
 from orbridge.cli.main import app
@@ -207,7 +208,7 @@ def test_network_commands_with_random_values_never_crash(env, upstream, file_tex
         code, _ = invoke(args)
     else:
         args = ["--print-env", "--base-url", DEAD, *opts]
-        umask, saved = os.umask(0o022), list(paths._user_umask)  # run() makes this process's umask 077
+        umask, saved = os.umask(0o022), list(umask_module._user_umask)  # run() makes this process's umask 077
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 parsed = parse_run(args)
@@ -217,5 +218,5 @@ def test_network_commands_with_random_values_never_crash(env, upstream, file_tex
             code = exc.code
         finally:
             os.umask(umask)
-            paths._user_umask[:] = saved
+            umask_module._user_umask[:] = saved
     check_outcome(args, code, cfg, before)
