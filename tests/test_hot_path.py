@@ -107,3 +107,30 @@ def test_a_real_stream_is_canonical_compact_json(proxy, upstream):
             assert sse.encode(event) == reference(event) == (block + "\n\n").encode()
             deltas += event["type"] == "content_block_delta"
         assert deltas > 5
+
+
+scalars = (st.none() | st.booleans() | st.integers() | st.floats() | st.text(alphabet=st.characters(codec=None))
+           | st.text(alphabet=st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), max_size=2))
+json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
+                           | st.dictionaries(st.text(max_size=6), inner, max_size=4), max_leaves=20)
+json_texts = st.tuples(json_values, st.booleans(), st.sampled_from([None, 1])).map(
+    lambda v: json.dumps(v[0], ensure_ascii=v[1], indent=v[2]))
+
+
+def parsed(fn, text):
+    try:
+        return repr(fn(text))  # repr: nan equals nan, -0.0 differs from 0.0, 1 differs from 1.0
+    except ValueError:
+        return "ValueError"
+
+
+@settings(max_examples=3000, deadline=None)
+@given(json_texts | st.text(max_size=30) | json_texts.map(lambda t: t[:-1]) | json_texts.map(lambda t: t + " x"))
+def test_chunk_parser_reads_everything_as_json_loads_does(text):
+    assert parsed(sse.loads, text) == parsed(json.loads, text)
+
+
+def test_chunk_parser_edges():
+    for text in ['18446744073709551616', '-9223372036854775809', '1e400', 'NaN', '-Infinity', '"\\ud800"',
+                 '{"a":1,"a":2}', '9007199254740993', '9007199254740993.0', '\ufeff{}', '[1,]', '"\t"', '']:
+        assert parsed(sse.loads, text) == parsed(json.loads, text), text
