@@ -11,7 +11,7 @@ from .. import __version__
 from ..errors import ProxyError, StreamFailed, UpstreamEOF, UpstreamError, from_stream_error
 from ..openai_shapes import completion_as_chunk, merge_chunks
 from ..settings import Upstream
-from ..sse import SSEDecoder, SSETooLarge
+from ..sse import SSEDecoder, SSETooLarge, loads
 from .http import COMPLETION_LIMIT, ERROR_BODY_LIMIT, BodyTooLarge, make_client, read_limited, transport_error
 
 
@@ -66,7 +66,7 @@ class OpenAIStream:
             self.done = True
             return None
         try:
-            chunk = json.loads(event.data)
+            chunk = loads(event.data)
         except ValueError:
             return None  # a garbage line is skipped; a cut stream is caught by its missing finish
         if not isinstance(chunk, dict):
