@@ -71,9 +71,9 @@ class Bench:
         self.fake_url = f"http://127.0.0.1:{self.fake_port}/v1"
         self.proxy_port = free_port()
         self.proxy = subprocess.Popen(
-            [sys.executable, "-m", "orbridge.cli", "serve", "--port", str(self.proxy_port), "--token", TOKEN,
+            [sys.executable, "-m", "orbridge.cli", "serve", "--port", str(self.proxy_port), "--quiet",
              "--base-url", self.fake_url, "--model", "bench/chunks-20"],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL)
+            cwd=ROOT, env={**self.env, "ORBRIDGE_TOKEN": TOKEN}, stdout=subprocess.DEVNULL)
         wait_port(self.proxy_port)
         self.proxy_url = f"http://127.0.0.1:{self.proxy_port}"
 
