@@ -57,10 +57,12 @@ class MessagesHandler:
             self.reach.saw_answer()
         return from_upstream(exc, self.settings.upstream.key_fix, model)
 
-    async def handle(self, body: dict, session: str | None, receive=None) -> Response:
-        """Try the routed model, then the fallbacks; ask one model again when its error taught us how."""
+    async def handle(self, body: dict, session: str | None, receive=None, route: str | None = None) -> Response:
+        """Try the routed model, then the fallbacks; ask one model again when its error taught us how.
+        `route` names the call in the request log when it is not a client's (a batch request: "batch")."""
         call = self.calls.begin(session, body["model"], bool(body.get("stream")))
         primary, call.route = choose_model(body, self.settings)
+        call.route = route or call.route
         estimate = estimate_tokens(body)
         candidates = [primary] + [m for m in self.settings.routes.fallbacks if m != primary]
         attempt, learned = 0, set()

@@ -122,9 +122,11 @@ class PassthroughHandler:
         headers.setdefault("anthropic-version", "2023-06-01")
         return headers
 
-    async def handle(self, body: dict, session: str | None, client_headers, query: str) -> Response:
+    async def handle(self, body: dict, session: str | None, client_headers, query: str,
+                     route: str | None = None) -> Response:
         call = self.calls.begin(session, body["model"], bool(body.get("stream")))
         call.upstream_model, call.route = choose_model(body, self.settings)
+        call.route = route or call.route
         try:
             headers = self._headers(client_headers)
         except ProxyError as exc:
