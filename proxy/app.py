@@ -82,12 +82,9 @@ class Guard:
         await error_response(err)(scope, receive, send)
 
 
-def make_transport(settings: Settings) -> Transport:
+def make_transport(settings: Settings):
     """The transport for the profile's kind (upstreams.KINDS), imported only when used."""
-    path = upstreams.kind(settings.upstream.kind).transport
-    if path is None:
-        raise ValueError(f"upstream kind {settings.upstream.kind!r} is served by the pass-through, not a transport")
-    module, name = path.split(":")
+    module, name = upstreams.kind(settings.upstream.kind).transport.split(":")
     return getattr(importlib.import_module(f"{upstreams.__name__}.{module}"), name)(settings.upstream)
 
 
@@ -228,15 +225,13 @@ def create_app(settings: Settings, transport: Transport | None = None) -> Starle
     handler = passthrough = None
     reach = Reachability(up.base_url)
     calls = CallLog(request_log, settings, redact)
-    if upstreams.kind(up.kind).transport is None:
+    transport = transport or make_transport(settings)
+    if upstreams.kind(up.kind).relays:
         from .passthrough import PassthroughHandler
 
-        passthrough = PassthroughHandler(settings, calls, reach=reach)
-        closer = passthrough.aclose
+        passthrough = PassthroughHandler(settings, transport, calls, reach=reach)
     else:
-        transport = transport or make_transport(settings)
         handler = MessagesHandler(settings, transport, calls, reach=reach)
-        closer = transport.aclose
 
     @asynccontextmanager
     async def lifespan(_app: Starlette):
@@ -244,7 +239,7 @@ def create_app(settings: Settings, transport: Transport | None = None) -> Starle
         yield
         if check is not None:
             check.cancel()
-        await closer()
+        await transport.aclose()
 
     app = Starlette(routes=ROUTES, lifespan=lifespan,
                     middleware=[Middleware(Guard, token=settings.token.encode(),

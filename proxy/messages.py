@@ -25,7 +25,7 @@ from .errors import ProxyError, StreamFailed, UpstreamEOF, UpstreamError, as_pro
 from .pump import TIMEOUT, Pump
 from .reachability import Reachability
 from .request_log import Call, CallLog
-from .routing import choose_model, has_images
+from .routing import choose_model
 from .settings import Settings
 from .tokens import estimate_tokens
 from .upstreams import ChunkStream, Transport
@@ -63,22 +63,15 @@ class MessagesHandler:
         call = self.calls.begin(session, body["model"], bool(body.get("stream")))
         primary, call.route = choose_model(body, self.settings)
         call.route = route or call.route
-        estimate = estimate_tokens(body)
-        candidates = [primary] + [m for m in self.settings.routes.fallbacks if m != primary]
-        attempt, learned = 0, set()
+        fallbacks = iter([m for m in self.settings.routes.fallbacks if m != primary])
+        model, estimate, learned = primary, estimate_tokens(body), set()
         while True:
-            model = call.upstream_model = candidates[attempt]
-            target = self.adapt.target(model)
-            if target.info.vision is False and has_images(body):
-                return self.calls.fail(call, bad_request(f"model {model} does not accept images; choose a vision model "
-                                                    "for this tier (see `orbridge models --vision`)"))
-            translator = AnthropicToOpenAI(body, target, call.stream, estimate)
+            call.upstream_model = model
+            translator = AnthropicToOpenAI(body, self.adapt.target(model), call.stream, estimate)
+            if translator.refusal:
+                return self.calls.fail(call, bad_request(translator.refusal))
             try:
-                if call.stream:
-                    upstream = await self.transport.open_stream(translator.request())
-                else:
-                    completion = await _unless_disconnected(self.transport.complete(translator.request()), receive)
-                self.reach.saw_answer()
+                answer = await self._ask(translator, call.stream, receive)
                 break
             except _ClientGone:
                 self.calls.cancelled(call)
@@ -86,17 +79,26 @@ class MessagesHandler:
             except UpstreamError as exc:
                 if self.adapt.learn(model, exc, translator.request(), learned):
                     continue
-                if attempt + 1 < len(candidates) and exc.status in FALLBACK_STATUSES:
-                    call.fallbacks.append(f"{model}: {exc.status or 'unreachable'}")
-                    attempt += 1
-                    continue
-                return self.calls.fail(call, self._upstream_failure(exc, model))
+                following = next(fallbacks, None) if exc.status in FALLBACK_STATUSES else None
+                if following is None:
+                    return self.calls.fail(call, self._upstream_failure(exc, model))
+                call.fallbacks.append(f"{model}: {exc.status or 'unreachable'}")
+                model = following
             except StreamFailed as exc:
                 self.reach.saw_answer()
                 return self.calls.fail(call, exc.error)
         if call.stream:
-            return await self._stream(call, upstream, translator)
-        return self._message(call, translator, completion)
+            return await self._stream(call, answer, translator)
+        return self._message(call, translator, answer)
+
+    async def _ask(self, translator: AnthropicToOpenAI, stream: bool, receive) -> ChunkStream | dict:
+        """One request to the upstream: an open stream, or the whole completion (given up if the client leaves)."""
+        if stream:
+            answer = await self.transport.open_stream(translator.request())
+        else:
+            answer = await _unless_disconnected(self.transport.complete(translator.request()), receive)
+        self.reach.saw_answer()
+        return answer
 
     def _message(self, call: Call, translator: AnthropicToOpenAI, completion: dict) -> Response:
         message = translator.message(completion)

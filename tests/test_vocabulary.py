@@ -72,11 +72,11 @@ def test_each_kind_builds_its_transport_or_the_pass_through(kind: str) -> None:
                         check_upstream=False)
     app = create_app(settings)
     row = upstreams.KINDS[kind]
-    if row.transport is None:
+    if row.relays:
         assert app.state.passthrough is not None and app.state.handler is None
     else:
-        assert app.state.passthrough is None
-        assert type(make_transport(settings)).__name__ == row.transport.split(":")[1]
+        assert app.state.passthrough is None and app.state.handler is not None
+    assert type(make_transport(settings)).__name__ == row.transport.split(":")[1]
 
 
 def test_unknown_kind_is_refused_by_name() -> None:

@@ -6,6 +6,7 @@ tool-name aliases, the stop sequences) lives here and not in the handler. Pure: 
 
 from __future__ import annotations
 
+from ..routing import has_images
 from .request import Target, translate_request
 from .response import translate_response
 from .stream import StreamTranslator
@@ -15,6 +16,9 @@ class AnthropicToOpenAI:
     def __init__(self, body: dict, target: Target, stream: bool, input_estimate: int = 0) -> None:
         self.client_model = body["model"]
         self.input_estimate = input_estimate
+        self.refusal = None if target.info.vision is not False or not has_images(body) else (
+            f"model {target.model} does not accept images; choose a vision model for this tier "
+            "(see `orbridge models --vision`)")  # why this model cannot take the request, said as a 400
         self._translated = translate_request(body, target, stream, input_estimate)
 
     def request(self) -> dict:

@@ -1,7 +1,9 @@
 """Upstream transports: the I/O half of a provider. No translation happens here.
 
 A transport takes the OpenAI-format body the translator built and either opens a stream of parsed chunks
-or completes the request. Its failures are the `errors.TransportError` family, nothing else:
+or completes the request (`anthropic.py`, for Anthropic-format upstreams, carries the client's own body and
+the upstream's bytes instead: see its docstring). Its failures are the `errors.TransportError` family, nothing
+else:
 
 - `UpstreamError` from `open_stream`/`complete`: the upstream refused (status, body, headers; status 0 when
   nothing could be reached). Nothing reached the client yet: the handler may learn, retry or fall back.
@@ -46,9 +48,10 @@ class Kind:
     """One way of reaching an upstream (a profile's `kind`): what the proxy and the CLI do differently for it."""
 
     display: str  # how doctor names the transport
-    transport: str | None  # "module:Class" in upstreams/, imported only when used; None: the pass-through handler
+    transport: str  # "module:Class" in upstreams/, imported only when used
     provider_variables: bool  # the SDK reads the provider's own variables: no key is looked up unless tied by name
     model_list: str | None  # the wire shape of GET …/models: "openai", "anthropic"; None: no endpoint list
+    relays: bool = False  # Anthropic format both sides: the pass-through handler relays the upstream's bytes
 
     def models_request(self, base_url: str, api_key: str | None) -> tuple[str, dict[str, str]]:
         """(URL, headers) that list the endpoint's models."""
@@ -62,7 +65,7 @@ class Kind:
 
 KINDS: dict[str, Kind] = {
     "openai": Kind("OpenAI-compatible (httpx)", "openai_compatible:OpenAICompatible", False, "openai"),
-    "anthropic": Kind("Anthropic pass-through", None, False, "anthropic"),
+    "anthropic": Kind("Anthropic pass-through", "anthropic:AnthropicTransport", False, "anthropic", relays=True),
     "litellm": Kind("LiteLLM", "litellm_provider:LiteLLMTransport", True, None),
 }
 
