@@ -229,9 +229,9 @@ def create_app(settings: Settings, transport: Transport | None = None) -> Starle
     if upstreams.kind(up.kind).relays:
         from .passthrough import PassthroughHandler
 
-        passthrough = PassthroughHandler(settings, transport, calls, reach=reach)
+        passthrough = PassthroughHandler(settings, transport, calls, reach)
     else:
-        handler = MessagesHandler(settings, transport, calls, reach=reach)
+        handler = MessagesHandler(settings, transport, calls, reach)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette):

@@ -41,13 +41,8 @@ STREAM_ERRORS = (StreamFailed, UpstreamEOF, ProxyError)
 
 
 class MessagesHandler:
-    def __init__(self, settings: Settings, transport: Transport, calls: CallLog,
-                 reach: Reachability | None = None) -> None:
-        self.settings = settings
-        self.transport = transport
-        self.calls = calls
-        self.redact = calls.redact
-        self.reach = reach or Reachability(settings.upstream.base_url)
+    def __init__(self, settings: Settings, transport: Transport, calls: CallLog, reach: Reachability) -> None:
+        self.settings, self.transport, self.calls, self.reach = settings, transport, calls, reach
         self.adapt = Adaptations(settings)
 
     def _upstream_failure(self, exc: UpstreamError, model: str) -> ProxyError:
@@ -202,7 +197,7 @@ class MessagesHandler:
         undo a complete answer: the message ends as it stopped. Before the finish, the error stands."""
         if translator.finish_reason is None:
             raise exc
-        log.info("error after the finish chunk, ignored: %s", self.redact(str(exc.error)))
+        log.info("error after the finish chunk, ignored: %s", self.calls.redact(str(exc.error)))
         if exc.chunk:
             translator.feed({k: v for k, v in exc.chunk.items() if k not in ("error", "choices")})
 

@@ -38,13 +38,8 @@ def _partial_secret(data: bytes, secret: bytes) -> int:
 
 
 class PassthroughHandler:
-    def __init__(self, settings: Settings, transport: AnthropicTransport, calls: CallLog,
-                 reach: Reachability | None = None) -> None:
-        self.settings = settings
-        self.transport = transport
-        self.calls = calls
-        self.redact = calls.redact
-        self.reach = reach or Reachability(settings.upstream.base_url)
+    def __init__(self, settings: Settings, transport: AnthropicTransport, calls: CallLog, reach: Reachability) -> None:
+        self.settings, self.transport, self.calls, self.reach = settings, transport, calls, reach
         self.secret = (settings.upstream.api_key or "").encode() or None
 
     async def handle(self, body: dict, session: str | None, client_headers: Mapping[str, str], query: str,
@@ -92,7 +87,7 @@ class PassthroughHandler:
         if secret in data or b"\\u" in data or b"\\/" in data:
             cut = data.rfind(b"\n") + 1
             head = data[:cut]
-            return (self.redact(head.decode("utf-8", "replace")).encode() if head else b""), data[cut:]
+            return (self.calls.redact(head.decode("utf-8", "replace")).encode() if head else b""), data[cut:]
         keep = _partial_secret(data, secret)
         return (data[:-keep], data[-keep:]) if keep else (data, b"")
 
@@ -110,7 +105,7 @@ class PassthroughHandler:
                 if out:
                     yield out
             if held:
-                yield self.redact(held.decode("utf-8", "replace")).encode()
+                yield self.calls.redact(held.decode("utf-8", "replace")).encode()
             if call.stop_reason is None and answer.is_event_stream:
                 raise UpstreamEOF("stream ended before message_delta")
             ended = True
