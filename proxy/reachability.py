@@ -15,11 +15,10 @@ import logging
 import re
 from urllib.parse import urlsplit
 
-import httpx
-
 from .errors import ProxyError, UpstreamError, final
 from .listen import is_loopback
 from .redaction import safe_url
+from .upstreams.http import answers
 
 log = logging.getLogger("orbridge.proxy")
 _DNS = re.compile(r"name or service not known|nodename nor servname|temporary failure in name resolution"
@@ -64,14 +63,12 @@ class Reachability:
         if not self.url or self.answered:
             return
         try:
-            async with httpx.AsyncClient(timeout=timeout, trust_env=False, follow_redirects=False) as client:
-                async with client.stream("GET", self.url.rstrip("/") + "/models"):
-                    pass  # the status is enough; the body (a whole catalogue, maybe) is not read
-        except httpx.TimeoutException:
-            log.warning("upstream check: %s did not answer within %.0f s", self.url, timeout)
-            return
-        except httpx.HTTPError as exc:
-            self.failure = self.describe(f"{type(exc).__name__}: {exc}")
+            await answers(self.url.rstrip("/") + "/models", timeout)  # the status is enough, the body unread
+        except UpstreamError as exc:
+            if exc.status == 504:
+                log.warning("upstream check: %s did not answer within %.0f s", self.url, timeout)
+                return
+            self.failure = self.describe(exc.body)
             log.warning("upstream check: %s", self.failure)
             return
         except Exception:  # noqa: BLE001 - a malformed URL must not stop the proxy; requests will say why

@@ -70,7 +70,7 @@ class Routes:
 
 @dataclass(frozen=True)
 class Upstream:
-    """Where requests go. `kind` is the transport: openai (httpx), litellm, or anthropic (pass-through)."""
+    """Where requests go. `kind` is the transport: openai (aiohttp), litellm, or anthropic (pass-through)."""
 
     base_url: str
     provider: str = "openrouter"

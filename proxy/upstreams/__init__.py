@@ -64,7 +64,7 @@ class Kind:
 
 
 KINDS: dict[str, Kind] = {
-    "openai": Kind("OpenAI-compatible (httpx)", "openai_compatible:OpenAICompatible", False, "openai"),
+    "openai": Kind("OpenAI-compatible (aiohttp)", "openai_compatible:OpenAICompatible", False, "openai"),
     "anthropic": Kind("Anthropic pass-through", "anthropic:AnthropicTransport", False, "anthropic", relays=True),
     "litellm": Kind("LiteLLM", "litellm_provider:LiteLLMTransport", True, None),
 }

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 
-import httpx
-
 from .. import __version__
 from ..errors import ProxyError, StreamFailed, UpstreamEOF, UpstreamError, bad_request
 from ..settings import Upstream
-from .http import COMPLETION_LIMIT, ERROR_BODY_LIMIT, BodyTooLarge, make_client, read_limited, transport_error
+from .http import COMPLETION_LIMIT, ERROR_BODY_LIMIT, BodyTooLarge, Client, ConnectionBroken, Response
 
 FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")  # the client's, sent on (printable ASCII only)
 KEPT_HEADERS = ("content-type", "request-id")  # the upstream's, given back to the client
@@ -26,31 +24,30 @@ class Answer:
     """A successful upstream answer: its status and kept headers, then the body whole (`body`) or as the
     bytes arrive (`async for`). `aclose()` frees the connection and may be called any number of times."""
 
-    def __init__(self, response: httpx.Response, provider: str, body: bytes | None = None) -> None:
-        self.status = response.status_code
-        self.headers = {k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
+    def __init__(self, response: Response, body: bytes | None = None) -> None:
+        self.status = response.status
+        self.headers = {k: v for k, v in response.headers.items() if k in KEPT_HEADERS}
         self.is_event_stream = "event-stream" in response.headers.get("content-type", "")
         self.body = body
         self._response = response
-        self._provider = provider
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
-            async for raw in self._response.aiter_bytes():
+            async for raw in self._response.iter_bytes():
                 yield raw
-        except httpx.HTTPError as exc:
-            raise UpstreamEOF(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from None
+        except ConnectionBroken as exc:
+            raise UpstreamEOF(str(exc)) from None
 
     async def aclose(self) -> None:
         await self._response.aclose()
 
 
 class AnthropicTransport:
-    def __init__(self, upstream: Upstream, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, upstream: Upstream) -> None:
         self.provider = upstream.provider
         base = upstream.base_url.rstrip("/")
         self.url = base + ("/messages" if base.endswith("/v1") else "/v1/messages")
-        self.client = client or make_client(upstream)
+        self.client = Client(upstream)
         self._headers = {"content-type": "application/json", "user-agent": f"orbridge/{__version__}",
                          **upstream.headers}
         if upstream.api_key:
@@ -73,38 +70,33 @@ class AnthropicTransport:
     async def send(self, content: bytes, headers: dict[str, str], query: str = "", stream: bool = True) -> Answer:
         """POST /v1/messages. A non-streamed answer is read whole (within its cap) before returning."""
         url = f"{self.url}?{query}" if query else self.url
+        response = await self.client.post(url, content, headers)
         try:
-            response = await self.client.send(self.client.build_request("POST", url, content=content,
-                                                                        headers=headers), stream=True)
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, self.provider) from None
-        try:
-            if response.status_code >= 400:
-                raw = await read_limited(response, ERROR_BODY_LIMIT, "its error body")
-                raise UpstreamError(response.status_code, raw.decode("utf-8", "replace"), dict(response.headers),
-                                    self.provider)
+            if response.status >= 400:
+                raw = await response.read(ERROR_BODY_LIMIT, "its error body")
+                raise UpstreamError(response.status, raw.decode("utf-8", "replace"), response.headers, self.provider)
             if stream:
-                return Answer(response, self.provider)
-            return Answer(response, self.provider, await read_limited(response, COMPLETION_LIMIT, "the answer body"))
-        except (BodyTooLarge, httpx.HTTPError) as exc:
-            raise StreamFailed(ProxyError(502, "api_error", f"{self.provider} answered {response.status_code}, "
+                return Answer(response)
+            return Answer(response, await response.read(COMPLETION_LIMIT, "the answer body"))
+        except (BodyTooLarge, ConnectionBroken) as exc:
+            raise StreamFailed(ProxyError(502, "api_error", f"{self.provider} answered {response.status}, "
                                                             f"and {exc}")) from None
         finally:
-            if response.status_code >= 400 or not stream:
+            if response.status >= 400 or not stream:
                 await response.aclose()
 
     async def count_tokens(self, content: bytes, headers: dict[str, str]) -> bytes | None:
         """The upstream's own token count body (Anthropic has the endpoint), or None when it has none."""
         try:
-            response = await self.client.send(self.client.build_request(
-                "POST", self.url + "/count_tokens", content=content, headers=headers, timeout=5.0), stream=True)
+            response = await self.client.post(self.url + "/count_tokens", content, headers, timeout=5.0,
+                                              retry_stale=False)
             try:
-                raw = await read_limited(response, ERROR_BODY_LIMIT, "the count")
+                raw = await response.read(ERROR_BODY_LIMIT, "the count")
             finally:
                 await response.aclose()
-        except (httpx.HTTPError, BodyTooLarge):
+        except (UpstreamError, ConnectionBroken, BodyTooLarge):
             return None
-        return raw if response.status_code == 200 else None
+        return raw if response.status == 200 else None
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -1,15 +1,20 @@
-"""The one place upstream httpx clients are made, and bounded reads of what upstreams send back.
+"""The one place upstream HTTP happens: a pooled client, bounded reads, and failures in our own words.
+
+aiohttp, not httpx, on the request path: its C parser and leaner request machinery cost a third of httpx's
+per request and under half per streamed chunk (measured in bench/: docs/benchmarks.md), and LiteLLM already
+installs it. It is imported when the first upstream client is made, in the proxy's thread, never on the
+launcher's path.
 
 An upstream is trusted with an API key, not with the proxy's memory: error bodies, whole completions and
-SSE lines are read up to a cap, and past it the request fails with a 502 that names the limit. The
-clients keep no cookies: a `Set-Cookie` from one answer must not be replayed on the next request.
+SSE lines are read up to a cap, and past it the request fails with a 502 that names the limit. The client
+keeps no cookies (a `Set-Cookie` from one answer must not be replayed on the next request), follows no
+redirect and reads no proxy variables.
 """
 
 from __future__ import annotations
 
-from http.cookiejar import CookieJar
-
-import httpx
+import ssl
+from collections.abc import AsyncIterator, Mapping
 
 from ..errors import UpstreamError
 from ..settings import Upstream
@@ -17,6 +22,7 @@ from ..settings import Upstream
 MB = 1024 * 1024
 ERROR_BODY_LIMIT = 1 * MB  # an error page or JSON error: its wording is all we use
 COMPLETION_LIMIT = 64 * MB  # a whole non-streamed answer
+HEADER_LIMIT = 64 * 1024  # one response header line
 
 
 class BodyTooLarge(Exception):
@@ -27,54 +33,126 @@ class BodyTooLarge(Exception):
         self.limit = limit
 
 
+class ConnectionBroken(Exception):
+    """The connection failed while a body was being read (reset, cut, timed out between reads)."""
+
+
 def _size(n: int) -> str:
     return f"{n // MB} MB" if n % MB == 0 else f"{n} bytes"
 
 
-class _NoCookies(CookieJar):
-    """A cookie jar that stores nothing."""
+class Response:
+    """An upstream answer with its body unread: status, headers (lower-case names), then the body read
+    within a cap or iterated as it arrives. Reads fail with ConnectionBroken or BodyTooLarge only."""
 
-    def extract_cookies(self, response, request) -> None:  # noqa: D102 - httpx calls this on every answer
-        pass
+    def __init__(self, raw) -> None:
+        self._raw = raw
+        self.status = raw.status
+        self.headers = {k.lower(): v for k, v in raw.headers.items()}
 
-    def set_cookie(self, cookie) -> None:
-        pass
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        import aiohttp
 
+        try:
+            async for data in self._raw.content.iter_any():
+                yield data
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise ConnectionBroken(_describe(exc)) from None
 
-def make_client(upstream: Upstream, max_connections: int = 512, max_keepalive: int = 64) -> httpx.AsyncClient:
-    """Timeouts from the profile, pooled connections, no proxy variables, no redirects, no cookies."""
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(upstream.timeout, connect=upstream.connect_timeout),
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_keepalive),
-        trust_env=False,
-        follow_redirects=False,
-        cookies=_NoCookies(),
-    )
-
-
-def transport_error(exc: httpx.HTTPError, provider: str) -> UpstreamError:
-    """An httpx failure as an UpstreamError. Status 0 only when nothing could be reached at all (refused,
-    no route, the name does not resolve, no connection within the connect timeout): reachability.py may make
-    that final. A connection that was made and then failed (read/write/protocol errors, a read timeout) is a
-    retryable 502/504: something does listen there."""
-    name = type(exc).__name__
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol)):
-        return UpstreamError(0, f"{name}: {exc}", {}, provider)
-    if isinstance(exc, httpx.TimeoutException):
-        return UpstreamError(504, f"timed out ({name})", {}, provider)
-    return UpstreamError(502, f"the connection failed ({name}: {exc})", {}, provider)
-
-
-async def read_limited(response: httpx.Response, limit: int, what: str) -> bytes:
-    """The body, or BodyTooLarge as soon as more than `limit` bytes arrived (a declared length is checked
-    first). The caller closes the response."""
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(what, limit)
-    parts, size = [], 0
-    async for part in response.aiter_bytes():
-        size += len(part)
-        if size > limit:
+    async def read(self, limit: int, what: str) -> bytes:
+        """The body, or BodyTooLarge as soon as more than `limit` bytes arrived (a declared length is
+        checked first). The caller closes the response."""
+        declared = self.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
             raise BodyTooLarge(what, limit)
-        parts.append(part)
-    return b"".join(parts)
+        parts, size = [], 0
+        async for part in self.iter_bytes():
+            size += len(part)
+            if size > limit:
+                raise BodyTooLarge(what, limit)
+            parts.append(part)
+        return b"".join(parts)
+
+    async def aclose(self) -> None:
+        """Free the connection: back to the pool when the body was read to its end, else closed."""
+        self._raw.release() if self._raw.content.at_eof() else self._raw.close()
+
+
+class Client:
+    """A pooled connection to upstreams, made on first use inside the proxy's event loop."""
+
+    def __init__(self, upstream: Upstream, max_connections: int = 512) -> None:
+        self.provider = upstream.provider
+        self._timeout, self._connect_timeout = upstream.timeout, upstream.connect_timeout
+        self._max_connections = max_connections
+        self._session = None
+
+    def _open(self):
+        import aiohttp
+        import certifi
+
+        connector = aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=30,
+                                         ssl=ssl.create_default_context(cafile=certifi.where()))
+        return aiohttp.ClientSession(
+            connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False, auto_decompress=True,
+            timeout=aiohttp.ClientTimeout(total=None, connect=self._connect_timeout, sock_read=self._timeout),
+            max_line_size=HEADER_LIMIT, max_field_size=HEADER_LIMIT, skip_auto_headers=("user-agent",))
+
+    async def post(self, url: str, content: bytes, headers: Mapping[str, str], timeout: float | None = None,
+                   retry_stale: bool = True) -> Response:
+        """POST, the body unread. A pooled keep-alive connection the upstream had already closed gets one
+        fresh attempt. Failures: UpstreamError (status 0 only when nothing could be reached)."""
+        import aiohttp
+
+        if self._session is None:
+            self._session = self._open()
+        extra = {} if timeout is None else {"timeout": aiohttp.ClientTimeout(total=timeout)}
+        for attempt in (1, 2):
+            try:
+                raw = await self._session.post(url, data=content, headers=dict(headers), allow_redirects=False,
+                                               **extra)
+                return Response(raw)
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                if attempt == 2 or not retry_stale or isinstance(exc, aiohttp.ClientConnectorError):
+                    raise transport_error(exc, self.provider) from None
+            except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+                raise transport_error(exc, self.provider) from None
+        raise AssertionError("unreachable")
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def transport_error(exc: BaseException, provider: str) -> UpstreamError:
+    """A client failure as an UpstreamError. Status 0 only when nothing could be reached at all (refused,
+    no route, the name does not resolve, no connection within the connect timeout, not an http(s) URL):
+    reachability.py may make that final. A connection that was made and then failed (read/write/protocol
+    errors, a read timeout) is a retryable 502/504: something does listen there."""
+    import aiohttp
+
+    if isinstance(exc, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.InvalidURL,
+                        aiohttp.NonHttpUrlClientError, ValueError)):
+        return UpstreamError(0, _describe(exc), {}, provider)
+    if isinstance(exc, TimeoutError):
+        return UpstreamError(504, f"timed out ({type(exc).__name__})", {}, provider)
+    return UpstreamError(502, f"the connection failed ({_describe(exc)})", {}, provider)
+
+
+async def answers(url: str, timeout: float) -> None:
+    """GET `url` with no key, its body unread: returns when anything answered at all, else UpstreamError
+    (status 0: nothing could be reached; 504: no answer within `timeout`)."""
+    import aiohttp
+
+    try:
+        async with aiohttp.ClientSession(trust_env=False, cookie_jar=aiohttp.DummyCookieJar(),
+                                         timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+            async with session.get(url, allow_redirects=False):
+                pass
+    except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+        raise transport_error(exc, "upstream") from None

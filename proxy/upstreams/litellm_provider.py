@@ -86,7 +86,7 @@ def _error(exc: Exception, provider: str, model: str = "") -> UpstreamError:
         return UpstreamError(401, f"no credentials for {model or provider}{named}: {text}", {}, provider,
                              missing_credentials=True)
     if status >= 500 and _UNREACHABLE.search(raw):
-        status = 0  # nothing answered: the same treatment as on the httpx path
+        status = 0  # nothing answered: the same treatment as on the OpenAI-compatible path
     headers = {}
     response = getattr(exc, "response", None)
     retry_after = getattr(getattr(response, "headers", None), "get", lambda _k: None)("retry-after")

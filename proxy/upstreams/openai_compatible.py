@@ -1,24 +1,22 @@
-"""OpenAI-compatible chat completions over one shared httpx client (OpenRouter, OpenAI, Ollama, ...)."""
+"""OpenAI-compatible chat completions over one pooled client (OpenRouter, OpenAI, Ollama, ...)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
 
-import httpx
-
 from .. import __version__
 from ..errors import ProxyError, StreamFailed, UpstreamEOF, UpstreamError, from_stream_error
 from ..openai_shapes import completion_as_chunk, merge_chunks
 from ..settings import Upstream
 from ..sse import SSEDecoder, SSETooLarge, loads
-from .http import COMPLETION_LIMIT, ERROR_BODY_LIMIT, BodyTooLarge, make_client, read_limited, transport_error
+from .http import COMPLETION_LIMIT, ERROR_BODY_LIMIT, BodyTooLarge, Client, ConnectionBroken, Response
 
 
 class OpenAIStream:
     """Parsed chunks of one streamed completion; ends at `[DONE]` or end of body."""
 
-    def __init__(self, response: httpx.Response, provider: str, secret: str | None = None,
+    def __init__(self, response: Response, provider: str, secret: str | None = None,
                  max_total: int | None = None) -> None:
         self._response = response
         self._provider = provider
@@ -37,7 +35,7 @@ class OpenAIStream:
         decoder = SSEDecoder()
         total = 0
         try:
-            async for raw in self._response.aiter_bytes():
+            async for raw in self._response.iter_bytes():
                 if len(self.head) < 2048:
                     self.head += raw[: 2048 - len(self.head)]
                 if self._max_total is not None:
@@ -54,8 +52,8 @@ class OpenAIStream:
                 chunk = self._parse(event)
                 if chunk is not None:
                     yield chunk
-        except httpx.HTTPError as exc:
-            raise UpstreamEOF(f"{type(exc).__name__}: {exc}") from exc
+        except ConnectionBroken as exc:
+            raise UpstreamEOF(str(exc)) from None
         except (SSETooLarge, BodyTooLarge) as exc:
             raise StreamFailed(ProxyError(502, "api_error", f"{self._provider}: {exc}")) from None
 
@@ -97,10 +95,10 @@ class _Single:
 
 
 class OpenAICompatible:
-    def __init__(self, upstream: Upstream, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, upstream: Upstream) -> None:
         self.upstream = upstream
         self.url = upstream.base_url.rstrip("/") + "/chat/completions"
-        self._client = client or make_client(upstream)
+        self._client = Client(upstream)
         headers = {"content-type": "application/json", "user-agent": f"orbridge/{__version__}"}
         if upstream.is_openrouter:
             headers["HTTP-Referer"] = "https://github.com/orbridge/orbridge"
@@ -110,30 +108,21 @@ class OpenAICompatible:
         headers.update(upstream.headers)
         self._headers = headers
 
-    async def _send(self, body: dict) -> httpx.Response:
+    async def _send(self, body: dict) -> Response:
         """The upstream's answer with its body unread (every body is read with a cap), or UpstreamError."""
         content = json.dumps(body, ensure_ascii=False).encode()
-        request = self._client.build_request("POST", self.url, content=content, headers=self._headers)
-        try:
+        response = await self._client.post(self.url, content, self._headers)
+        if response.status >= 400:
             try:
-                response = await self._client.send(request, stream=True)
-            except (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError):
-                # A pooled keep-alive connection the upstream had already closed: one fresh attempt.
-                request = self._client.build_request("POST", self.url, content=content, headers=self._headers)
-                response = await self._client.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, self.upstream.provider) from exc
-        if response.status_code >= 400:
-            try:
-                text = (await read_limited(response, ERROR_BODY_LIMIT, "its error body")).decode("utf-8", "replace")
-            except httpx.HTTPError:
+                text = (await response.read(ERROR_BODY_LIMIT, "its error body")).decode("utf-8", "replace")
+            except ConnectionBroken:
                 text = ""
             except BodyTooLarge as exc:
-                raise UpstreamError(502, f"{self.upstream.provider} answered {response.status_code}, and {exc}", {},
+                raise UpstreamError(502, f"{self.upstream.provider} answered {response.status}, and {exc}", {},
                                     self.upstream.provider) from None
             finally:
                 await response.aclose()
-            raise UpstreamError(response.status_code, text, dict(response.headers), self.upstream.provider)
+            raise UpstreamError(response.status, text, response.headers, self.upstream.provider)
         return response
 
     async def open_stream(self, body: dict) -> OpenAIStream | _Single:
@@ -155,12 +144,12 @@ class OpenAICompatible:
                 await stream.aclose()
         return await self._json(response)
 
-    async def _json(self, response: httpx.Response) -> dict:
+    async def _json(self, response: Response) -> dict:
         raw = b""
         try:
-            raw = await read_limited(response, COMPLETION_LIMIT, "the completion body")
+            raw = await response.read(COMPLETION_LIMIT, "the completion body")
             data = json.loads(raw)
-        except (ValueError, httpx.HTTPError) as exc:
+        except (ValueError, ConnectionBroken) as exc:
             text = raw[:500].decode("utf-8", "replace")
             raise UpstreamError(502, f"invalid JSON from upstream: {text}", {}, self.upstream.provider) from exc
         except BodyTooLarge as exc:
