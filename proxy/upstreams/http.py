@@ -102,15 +102,23 @@ class Client:
                    retry_stale: bool = True) -> Response:
         """POST, the body unread. A pooled keep-alive connection the upstream had already closed gets one
         fresh attempt. Failures: UpstreamError (status 0 only when nothing could be reached)."""
+        return await self.request("POST", url, content, headers, timeout=timeout, retry_stale=retry_stale)
+
+    async def request(self, method: str, url: str, content: bytes | AsyncIterator[bytes] | None,
+                      headers: Mapping[str, str], params: Mapping[str, str] | None = None,
+                      timeout: float | None = None, retry_stale: bool = True) -> Response:
+        """Any method; `content` bytes (retried once on a stale pooled connection) or an async iterator of
+        bytes sent as they come (never retried: it cannot be replayed)."""
         import aiohttp
 
         if self._session is None:
             self._session = self._open()
         extra = {} if timeout is None else {"timeout": aiohttp.ClientTimeout(total=timeout)}
+        retry_stale = retry_stale and not hasattr(content, "__aiter__")
         for attempt in (1, 2):
             try:
-                raw = await self._session.post(url, data=content, headers=dict(headers), allow_redirects=False,
-                                               **extra)
+                raw = await self._session.request(method, url, data=content, headers=dict(headers), params=params,
+                                                  allow_redirects=False, **extra)
                 return Response(raw)
             except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
                 if attempt == 2 or not retry_stale or isinstance(exc, aiohttp.ClientConnectorError):
