@@ -1,0 +1,162 @@
+"""The Message Batches endpoints, as Anthropic serves them (the official SDK's `client.messages.batches.*`).
+
+A batch body (up to 256 MB) is spooled to a private temporary file, then read request by request into the
+database in one transaction, so the batch is stored whole before the answer and never held in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from collections.abc import Iterator
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from ..errors import ProxyError, bad_request, final
+from ..validation import validate_request
+from .parse import requests_of
+from .shapes import message_batch
+from .store import NotEnded, Store
+
+MAX_REQUESTS = 100_000
+MAX_BYTES = 256 * 1024 * 1024
+CUSTOM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+SPOOLED_IN_MEMORY = 1024 * 1024
+
+
+def _runner(request: Request):
+    runner = getattr(request.app.state, "batches", None)
+    if runner is None:
+        raise final(404, "not_found_error", "this orbridge proxy keeps no batches (it was started without a "
+                                            "state directory)")
+    return runner
+
+
+def _found(batch: dict | None, batch_id: str) -> dict:
+    if batch is None:
+        raise final(404, "not_found_error", f"message batch not found: {batch_id[:80]}")
+    return batch
+
+
+def _answer(request: Request, batch: dict) -> Response:
+    return JSONResponse(message_batch(batch, str(request.base_url)))
+
+
+def checked(items: Iterator[object]) -> Iterator[tuple[str, str]]:
+    """(custom_id, params JSON) for each request, or a 400 naming `requests[i].<field>` as Anthropic does."""
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        where = f"requests[{i}]"
+        if i >= MAX_REQUESTS:
+            raise bad_request(f"requests: at most {MAX_REQUESTS:,} requests in a batch")
+        if not isinstance(item, dict):
+            raise bad_request(f"{where}: expected an object")
+        custom_id = item.get("custom_id")
+        if not isinstance(custom_id, str) or not CUSTOM_ID.fullmatch(custom_id):
+            raise bad_request(f"{where}.custom_id: expected 1 to 64 characters of letters, digits, '_' and '-'")
+        if custom_id in seen:
+            raise bad_request(f"{where}.custom_id: {custom_id!r} is used twice; each must be unique in the batch")
+        seen.add(custom_id)
+        params = item.get("params")
+        if not isinstance(params, dict):
+            raise bad_request(f"{where}.params: " + ("field required" if params is None else "expected an object"))
+        if params.get("stream"):
+            raise bad_request(f"{where}.params.stream: streaming is not supported in a batch")
+        try:
+            validate_request(params)
+        except ProxyError as exc:
+            raise bad_request(f"{where}.params.{exc.message}") from None
+        except RecursionError:
+            raise bad_request(f"{where}.params: nested too deeply") from None
+        yield custom_id, json.dumps(params, ensure_ascii=False, separators=(",", ":"))
+    if not seen:
+        raise bad_request("requests: at least one request is required")
+
+
+async def create(request: Request) -> Response:
+    runner = _runner(request)
+    too_large = final(413, "request_too_large", f"a batch is at most {MAX_BYTES // (1024 * 1024)} MB")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BYTES:
+        raise too_large
+    with tempfile.SpooledTemporaryFile(SPOOLED_IN_MEMORY) as spool:  # 0600, unlinked: prompts stay private
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BYTES:
+                raise too_large
+            spool.write(chunk)
+        spool.seek(0)
+        store: Store = runner.store
+        batch = await anyio.to_thread.run_sync(
+            lambda: store.create(checked(requests_of(spool)), request.app.state.settings.profile))
+    runner.wake()
+    return _answer(request, batch)
+
+
+async def listing(request: Request) -> Response:
+    store: Store = _runner(request).store
+    raw = request.query_params.get("limit", "20")
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise bad_request("limit: expected a whole number from 1 to 1000")
+    before, after = request.query_params.get("before_id"), request.query_params.get("after_id")
+    if before and after:
+        raise bad_request("before_id and after_id cannot be given together")
+    batches, more = await anyio.to_thread.run_sync(store.page, int(raw), before, after)
+    data = [message_batch(b, str(request.base_url)) for b in batches]
+    return JSONResponse({"data": data, "has_more": more, "first_id": data[0]["id"] if data else None,
+                         "last_id": data[-1]["id"] if data else None})
+
+
+async def retrieve(request: Request) -> Response:
+    batch_id = request.path_params["batch_id"]
+    store: Store = _runner(request).store
+    return _answer(request, _found(await anyio.to_thread.run_sync(store.get, batch_id), batch_id))
+
+
+async def cancel(request: Request) -> Response:
+    batch_id = request.path_params["batch_id"]
+    runner = _runner(request)
+    batch = _found(await anyio.to_thread.run_sync(runner.store.cancel, batch_id), batch_id)
+    runner.wake()
+    return _answer(request, batch)
+
+
+async def delete(request: Request) -> Response:
+    batch_id = request.path_params["batch_id"]
+    store: Store = _runner(request).store
+    try:
+        deleted = await anyio.to_thread.run_sync(store.delete, batch_id)
+    except NotEnded:
+        raise bad_request(f"message batch {batch_id} is still processing; cancel it first, then delete it "
+                          "once it has ended") from None
+    _found(deleted or None, batch_id)
+    return JSONResponse({"id": batch_id, "type": "message_batch_deleted"})
+
+
+async def results(request: Request) -> Response:
+    batch_id = request.path_params["batch_id"]
+    store: Store = _runner(request).store
+    try:
+        lines = await anyio.to_thread.run_sync(store.results, batch_id)
+    except NotEnded:
+        raise bad_request(f"message batch {batch_id} has not ended yet; its results are ready when "
+                          "processing_status is ended") from None
+    return StreamingResponse(_found(lines, batch_id), media_type="application/binary")  # type: ignore[arg-type]
+
+
+def routes(guarded) -> list[Route]:
+    """The endpoints, each wrapped in the app's `guarded` (every failure an Anthropic error)."""
+    base = "/v1/messages/batches"
+    return [
+        Route(base, guarded(create), methods=["POST"]),
+        Route(base, guarded(listing), methods=["GET"]),
+        Route(base + "/{batch_id}", guarded(retrieve), methods=["GET"]),
+        Route(base + "/{batch_id}", guarded(delete), methods=["DELETE"]),
+        Route(base + "/{batch_id}/cancel", guarded(cancel), methods=["POST"]),
+        Route(base + "/{batch_id}/results", guarded(results), methods=["GET"]),
+    ]
