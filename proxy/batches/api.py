@@ -6,34 +6,49 @@ database in one transaction, so the batch is stored whole before the answer and 
 
 from __future__ import annotations
 
-import json
 import re
 import tempfile
-from collections.abc import Iterator
 
 import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..errors import ProxyError, bad_request, final
-from ..validation import validate_request
+from ..errors import bad_request, final
+from .checks import checked
+from .forward import Forward
 from .parse import requests_of
 from .shapes import message_batch
 from .store import NotEnded, Store
 
-MAX_REQUESTS = 100_000
 MAX_BYTES = 256 * 1024 * 1024
-CUSTOM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SPOOLED_IN_MEMORY = 1024 * 1024
+BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 def _runner(request: Request):
+    """The app's runner (a local store), or its Forward to an upstream's own batch API."""
     runner = getattr(request.app.state, "batches", None)
     if runner is None:
         raise final(404, "not_found_error", "this orbridge proxy keeps no batches (it was started without a "
                                             "state directory)")
+    batch_id = request.path_params.get("batch_id")
+    if batch_id is not None and not BATCH_ID.fullmatch(batch_id):
+        raise final(404, "not_found_error", "message batch not found")
     return runner
+
+
+def served(endpoint, method: str, suffix: str = ""):
+    """The local endpoint, or for a forwarding proxy the same call relayed to the upstream."""
+
+    async def run(request: Request) -> Response:
+        runner = _runner(request)
+        if isinstance(runner, Forward):
+            batch_id = request.path_params.get("batch_id")
+            return await runner.call(request, method, f"/{batch_id}{suffix}" if batch_id else "")
+        return await endpoint(request)
+
+    return run
 
 
 def _found(batch: dict | None, batch_id: str) -> dict:
@@ -44,37 +59,6 @@ def _found(batch: dict | None, batch_id: str) -> dict:
 
 def _answer(request: Request, batch: dict) -> Response:
     return JSONResponse(message_batch(batch, str(request.base_url)))
-
-
-def checked(items: Iterator[object]) -> Iterator[tuple[str, str]]:
-    """(custom_id, params JSON) for each request, or a 400 naming `requests[i].<field>` as Anthropic does."""
-    seen: set[str] = set()
-    for i, item in enumerate(items):
-        where = f"requests[{i}]"
-        if i >= MAX_REQUESTS:
-            raise bad_request(f"requests: at most {MAX_REQUESTS:,} requests in a batch")
-        if not isinstance(item, dict):
-            raise bad_request(f"{where}: expected an object")
-        custom_id = item.get("custom_id")
-        if not isinstance(custom_id, str) or not CUSTOM_ID.fullmatch(custom_id):
-            raise bad_request(f"{where}.custom_id: expected 1 to 64 characters of letters, digits, '_' and '-'")
-        if custom_id in seen:
-            raise bad_request(f"{where}.custom_id: {custom_id!r} is used twice; each must be unique in the batch")
-        seen.add(custom_id)
-        params = item.get("params")
-        if not isinstance(params, dict):
-            raise bad_request(f"{where}.params: " + ("field required" if params is None else "expected an object"))
-        if params.get("stream"):
-            raise bad_request(f"{where}.params.stream: streaming is not supported in a batch")
-        try:
-            validate_request(params)
-        except ProxyError as exc:
-            raise bad_request(f"{where}.params.{exc.message}") from None
-        except RecursionError:
-            raise bad_request(f"{where}.params: nested too deeply") from None
-        yield custom_id, json.dumps(params, ensure_ascii=False, separators=(",", ":"))
-    if not seen:
-        raise bad_request("requests: at least one request is required")
 
 
 async def create(request: Request) -> Response:
@@ -91,6 +75,9 @@ async def create(request: Request) -> Response:
                 raise too_large
             spool.write(chunk)
         spool.seek(0)
+        if isinstance(runner, Forward):
+            with await anyio.to_thread.run_sync(runner.routed, spool) as routed:
+                return await runner.call(request, "POST", "", routed)
         store: Store = runner.store
         batch = await anyio.to_thread.run_sync(
             lambda: store.create(checked(requests_of(spool)), request.app.state.settings.profile))
@@ -154,9 +141,9 @@ def routes(guarded) -> list[Route]:
     base = "/v1/messages/batches"
     return [
         Route(base, guarded(create), methods=["POST"]),
-        Route(base, guarded(listing), methods=["GET"]),
-        Route(base + "/{batch_id}", guarded(retrieve), methods=["GET"]),
-        Route(base + "/{batch_id}", guarded(delete), methods=["DELETE"]),
-        Route(base + "/{batch_id}/cancel", guarded(cancel), methods=["POST"]),
-        Route(base + "/{batch_id}/results", guarded(results), methods=["GET"]),
+        Route(base, guarded(served(listing, "GET")), methods=["GET"]),
+        Route(base + "/{batch_id}", guarded(served(retrieve, "GET")), methods=["GET"]),
+        Route(base + "/{batch_id}", guarded(served(delete, "DELETE")), methods=["DELETE"]),
+        Route(base + "/{batch_id}/cancel", guarded(served(cancel, "POST", "/cancel")), methods=["POST"]),
+        Route(base + "/{batch_id}/results", guarded(served(results, "GET", "/results")), methods=["GET"]),
     ]

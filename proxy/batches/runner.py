@@ -15,6 +15,7 @@ import time
 import anyio
 from starlette.responses import Response
 
+from .forward import Forward, forwards
 from .store import LEASE, Store, owner_id
 
 log = logging.getLogger("orbridge.proxy")
@@ -137,9 +138,13 @@ class Runner:
         return "errored", '{"type":"errored","error":' + _error_of(response) + "}"
 
 
-def start(app) -> Runner | None:
-    """The app's runner (also `app.state.batches`, which the endpoints use) when its settings name a database."""
+def start(app) -> Runner | Forward | None:
+    """What serves the app's batches (also `app.state.batches`, which the endpoints use): the upstream's own
+    batch API for an Anthropic upstream, else a runner when the settings name a database."""
     settings = app.state.settings
+    if forwards(settings):
+        app.state.batches = Forward(settings)
+        return app.state.batches
     if settings.batch_db_path is None:
         return None
     app.state.batches = Runner(Store(settings.batch_db_path), app.state, settings.batch_concurrency).start()
