@@ -48,13 +48,23 @@ class _Reader:
             raise bad_request(f"request body: invalid JSON (expected {what})")
         self.pos += 1
 
+    def comma(self, end: str) -> None:
+        """Past the `,` between two values, or at the `end` that closes them (a trailing comma is invalid)."""
+        if self.peek() == ",":
+            self.pos += 1
+            if self.peek() == end:
+                raise bad_request(f"request body: invalid JSON (a ',' before '{end}')")
+        elif self.peek() != end:
+            raise bad_request(f"request body: invalid JSON (expected ',' or '{end}')")
+
     def value(self) -> object:
         self.peek()
         size = WINDOW
         while True:
             try:
                 value, end = _DECODER.raw_decode(self.buf, self.pos)
-                if end < len(self.buf) or self.eof:  # a number at the window's edge may go on
+                # a number cut by the window ("1" of "12", "0." of "0.5") decodes: it must be followed by more
+                if self.eof or (end < len(self.buf) and self.buf[end] not in "0123456789.eE+-"):
                     self.pos = end
                     return value
             except (ValueError, RecursionError) as exc:
@@ -79,17 +89,11 @@ def requests_of(fh: BinaryIO) -> Iterator[object]:
             reader.take("[", "'['")
             while reader.peek() != "]":
                 yield reader.value()
-                if reader.peek() == ",":
-                    reader.pos += 1
-                elif reader.peek() != "]":
-                    raise bad_request("request body: invalid JSON (expected ',' or ']' in requests)")
+                reader.comma("]")
             reader.pos += 1
         else:
             reader.value()
-        if reader.peek() == ",":
-            reader.pos += 1
-        elif reader.peek() != "}":
-            raise bad_request("request body: invalid JSON (expected ',' or '}')")
+        reader.comma("}")
     reader.pos += 1
     if reader.peek():
         raise bad_request("request body: invalid JSON (data after the object)")
