@@ -24,14 +24,25 @@ def database() -> Path:
     return Path(platformdirs.user_state_dir(paths.APP)) / "batches.db"
 
 
-def _store():
-    from orbridge.proxy.batches.store import Store
+def usable_database() -> Path:
+    """The database, created private when missing; a CLIError when it is a symlink or not only ours."""
+    from orbridge.proxy.batches.store import open_private
     from orbridge.proxy.private_files import UnsafePath
 
+    path = database()
     try:
-        return Store(database())
+        open_private(path)
     except UnsafePath as exc:
         raise paths.refused(exc) from None
+    except OSError as exc:
+        raise CLIError(f"cannot open {path}: {exc.strerror}", f"check the folder {path.parent}") from None
+    return path
+
+
+def _store():
+    from orbridge.proxy.batches.store import Store
+
+    return Store(usable_database())
 
 
 def _batch(store, batch_id: str) -> dict:

@@ -51,9 +51,10 @@ def serve(host: str, port: int, token: str | None, show_token: bool, allow_remot
                        "use --allow-remote together with --token-file (or ORBRIDGE_TOKEN)")
     with bound(port, "127.0.0.1" if host == "localhost" else host) as sock:
         resolved = resolve(o)
-        from .batches import database
+        from .batches import usable_database
 
-        settings = settings_for(resolved, token, log_bodies, allow_remote=allow_remote, batch_db_path=database(),
+        settings = settings_for(resolved, token, log_bodies, allow_remote=allow_remote,
+                                batch_db_path=usable_database(),
                                 batch_concurrency=batch_concurrency or resolved.profile.batch_concurrency or 8)
     token = settings.token
     port = sock.getsockname()[1]

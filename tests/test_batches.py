@@ -222,3 +222,11 @@ def test_malformed_bodies_and_unknown_ids(batches, upstream):
 def test_without_a_database_batches_are_not_found(proxy):
     r = proxy.post("/v1/messages/batches", {"requests": batch_of(1)})
     assert r.status_code == 404 and r.json()["error"]["type"] == "not_found_error"
+
+
+def test_retry_after_sets_the_wait_else_backoff_doubles():
+    from starlette.responses import Response
+
+    assert batch_runner._delay(Response(headers={"retry-after": "7"}), 0) == 7
+    assert batch_runner._delay(Response(headers={"retry-after": "9999"}), 0) == batch_runner.MAX_WAIT
+    assert [batch_runner._delay(Response(), n) for n in range(3)] == [batch_runner.BACKOFF * k for k in (1, 2, 4)]

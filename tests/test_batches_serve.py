@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from .conftest import add_profile
 from .fake_upstream import Pause, Reply, completion
 from .test_batches import asked, batch_of, wait_ended
 from .test_serve_cli import served  # noqa: F401 - the fixture
@@ -80,3 +81,15 @@ def test_profile_batch_concurrency_is_checked(home):
     (home.config_dir / "config.toml").write_text('[profiles.x]\nmodel = "m"\nbatch_concurrency = 300\n')
     r = home("profile", "show", "x")
     assert r.returncode == 2 and "batch_concurrency: expected a whole number from 1 to 256, got 300" in r.stderr
+
+
+def test_a_symlinked_database_is_refused_before_serving(home):
+    add_profile(home)
+    state = home.root / "state" / "orbridge"
+    state.mkdir(parents=True, mode=0o700)
+    (home.root / "elsewhere.db").write_text("")
+    (state / "batches.db").symlink_to(home.root / "elsewhere.db")
+    r = home("serve", "--port", "65001")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.startswith("orbridge: refusing") and "symbolic link" in r.stderr and "  fix: " in r.stderr
+    assert home("batches", "list").returncode == 1
