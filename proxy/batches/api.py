@@ -19,7 +19,7 @@ from .checks import checked
 from .forward import Forward
 from .parse import requests_of
 from .shapes import message_batch
-from .store import NotEnded, Store
+from .store import NotEnded
 
 MAX_BYTES = 256 * 1024 * 1024
 SPOOLED_IN_MEMORY = 1024 * 1024
@@ -78,22 +78,21 @@ async def create(request: Request) -> Response:
         if isinstance(runner, Forward):
             with await anyio.to_thread.run_sync(runner.routed, spool) as routed:
                 return await runner.call(request, "POST", "", routed)
-        store: Store = runner.store
-        batch = await anyio.to_thread.run_sync(
-            lambda: store.create(checked(requests_of(spool)), request.app.state.settings.profile))
+        batch = await runner.db(
+            lambda: runner.store.create(checked(requests_of(spool)), request.app.state.settings.profile))
     runner.wake()
     return _answer(request, batch)
 
 
 async def listing(request: Request) -> Response:
-    store: Store = _runner(request).store
+    runner = _runner(request)
     raw = request.query_params.get("limit", "20")
     if not raw.isdigit() or not 1 <= int(raw) <= 1000:
         raise bad_request("limit: expected a whole number from 1 to 1000")
     before, after = request.query_params.get("before_id"), request.query_params.get("after_id")
     if before and after:
         raise bad_request("before_id and after_id cannot be given together")
-    batches, more = await anyio.to_thread.run_sync(store.page, int(raw), before, after)
+    batches, more = await runner.db(runner.store.page, int(raw), before, after)
     data = [message_batch(b, str(request.base_url)) for b in batches]
     return JSONResponse({"data": data, "has_more": more, "first_id": data[0]["id"] if data else None,
                          "last_id": data[-1]["id"] if data else None})
@@ -101,23 +100,23 @@ async def listing(request: Request) -> Response:
 
 async def retrieve(request: Request) -> Response:
     batch_id = request.path_params["batch_id"]
-    store: Store = _runner(request).store
-    return _answer(request, _found(await anyio.to_thread.run_sync(store.get, batch_id), batch_id))
+    runner = _runner(request)
+    return _answer(request, _found(await runner.db(runner.store.get, batch_id), batch_id))
 
 
 async def cancel(request: Request) -> Response:
     batch_id = request.path_params["batch_id"]
     runner = _runner(request)
-    batch = _found(await anyio.to_thread.run_sync(runner.store.cancel, batch_id), batch_id)
+    batch = _found(await runner.db(runner.store.cancel, batch_id), batch_id)
     runner.wake()
     return _answer(request, batch)
 
 
 async def delete(request: Request) -> Response:
     batch_id = request.path_params["batch_id"]
-    store: Store = _runner(request).store
+    runner = _runner(request)
     try:
-        deleted = await anyio.to_thread.run_sync(store.delete, batch_id)
+        deleted = await runner.db(runner.store.delete, batch_id)
     except NotEnded:
         raise bad_request(f"message batch {batch_id} is still processing; cancel it first, then delete it "
                           "once it has ended") from None
@@ -127,9 +126,9 @@ async def delete(request: Request) -> Response:
 
 async def results(request: Request) -> Response:
     batch_id = request.path_params["batch_id"]
-    store: Store = _runner(request).store
+    runner = _runner(request)
     try:
-        lines = await anyio.to_thread.run_sync(store.results, batch_id)
+        lines = await runner.db(runner.store.results, batch_id)
     except NotEnded:
         raise bad_request(f"message batch {batch_id} has not ended yet; its results are ready when "
                           "processing_status is ended") from None
