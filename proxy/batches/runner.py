@@ -133,7 +133,13 @@ class Runner:
             error = {"type": "error", "error": {"type": "api_error", "message": f"orbridge internal error: "
                                                                              f"{type(exc).__name__}"}}
             outcome, result = "errored", json.dumps({"type": "errored", "error": error})
-        await self.db(self.store.finish, self.owner, seq, idx, outcome, result)
+        for attempt in range(ATTEMPTS):  # a database busy past its timeout: the result is not given up lightly
+            try:
+                await self.db(self.store.finish, self.owner, seq, idx, outcome, result)
+                return
+            except Exception:  # noqa: BLE001 - sqlite3.OperationalError and the like
+                log.exception("batch request %s/%s: storing its result failed", seq, idx)
+                await asyncio.sleep(BACKOFF * 2 ** attempt)
 
     async def _attempts(self, body: dict) -> tuple[str, str]:
         for attempt in range(ATTEMPTS):

@@ -250,15 +250,19 @@ class Store:
 
     def housekeep(self) -> None:
         """Unclaimed requests of canceled or expired batches get their outcome; batches past their keeping
-        time are removed."""
+        time are removed. Read first: an idle database sees no write transaction."""
         now = self.clock()
+        due_sql = ("SELECT seq, cancel_initiated_at IS NOT NULL FROM batches WHERE ended_at IS NULL "
+                   "AND (cancel_initiated_at IS NOT NULL OR expires_at <= ?)")
+        old_sql = "SELECT seq FROM batches WHERE created_at < ?"
+        with self.lock:
+            if not (self.db.execute(due_sql, (now,)).fetchone() or self.db.execute(old_sql, (now - KEPT,)).fetchone()):
+                return
 
         def work(db: sqlite3.Connection) -> None:
-            due = db.execute("SELECT seq, cancel_initiated_at IS NOT NULL FROM batches WHERE ended_at IS NULL "
-                             "AND (cancel_initiated_at IS NOT NULL OR expires_at <= ?)", (now,)).fetchall()
-            for seq, canceling in due:
+            for seq, canceling in db.execute(due_sql, (now,)).fetchall():
                 _settle(db, seq, "canceled" if canceling else "expired", now)
-            for (seq,) in db.execute("SELECT seq FROM batches WHERE created_at < ?", (now - KEPT,)).fetchall():
+            for (seq,) in db.execute(old_sql, (now - KEPT,)).fetchall():
                 db.execute("DELETE FROM requests WHERE batch = ?", (seq,))
                 db.execute("DELETE FROM batches WHERE seq = ?", (seq,))
 
