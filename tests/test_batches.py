@@ -230,3 +230,15 @@ def test_retry_after_sets_the_wait_else_backoff_doubles():
     assert batch_runner._delay(Response(headers={"retry-after": "7"}), 0) == 7
     assert batch_runner._delay(Response(headers={"retry-after": "9999"}), 0) == batch_runner.MAX_WAIT
     assert [batch_runner._delay(Response(), n) for n in range(3)] == [batch_runner.BACKOFF * k for k in (1, 2, 4)]
+
+
+def test_a_batch_past_the_size_limit_is_a_413(batches, upstream, monkeypatch):
+    from orbridge.proxy.batches import api
+
+    monkeypatch.setattr(api, "MAX_BYTES", 2000)
+    proxy = batches()
+    r = proxy.post("/v1/messages/batches", {"requests": batch_of(40)})
+    assert r.status_code == 413 and r.json()["error"]["type"] == "request_too_large"
+    chunked = proxy.http.post("/v1/messages/batches", content=iter([json.dumps({"requests": batch_of(40)}).encode()]))
+    assert chunked.status_code == 413
+    assert proxy.http.get("/v1/messages/batches").json()["data"] == []
