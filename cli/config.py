@@ -129,8 +129,10 @@ SPECS: dict[str, tuple[str, object]] = {
     "headers": ("a table of header names to values", lambda v: isinstance(v, dict)),
     "routes": ("a table of rules (" + ", ".join(ROUTE_KEYS) + ")", lambda v: isinstance(v, dict)),
     "fallbacks": ("a list of model names", lambda v: isinstance(v, list)),
+    "batch_concurrency": ("a whole number from 1 to 256",
+                          lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 256),
 }
-NULLABLE = {"base_url", "model", *vocab.FAMILIES, "context_length", "max_output", "key_name"}
+NULLABLE = {"base_url", "model", *vocab.FAMILIES, "context_length", "max_output", "key_name", "batch_concurrency"}
 
 
 def check(name: str, value: object) -> None:
@@ -186,6 +188,7 @@ class Profile:
     # plus `long_context_threshold`; fallbacks are tried in order when the upstream fails.
     routes: dict[str, object] = field(default_factory=dict)
     fallbacks: list[str] = field(default_factory=list)
+    batch_concurrency: int | None = None  # Message Batches requests in flight at once (None: the proxy's 8)
 
     def __post_init__(self) -> None:
         """Every profile, from the file, an option or `dataclasses.replace`, holds only values that fit."""

@@ -64,6 +64,9 @@ setup_app = typer.Typer(help="Install what orbridge runs. Example: orbridge setu
 app.add_typer(profile_app, name="profile")
 app.add_typer(keys_app, name="keys")
 app.add_typer(setup_app, name="setup")
+batches_app = typer.Typer(help="Message Batches kept by orbridge serve. Example: orbridge batches list",
+                          no_args_is_help=True)
+app.add_typer(batches_app, name="batches")
 
 ProfileOpt = typer.Option(None, "--profile", "-p", help="Profile to use (default: the active one).",
                           envvar="ORBRIDGE_PROFILE", autocompletion=completion.profile_names)
@@ -154,6 +157,9 @@ def serve(
     profile: str = ProfileOpt, provider: str = ProviderOpt, base_url: str = BaseUrlOpt, model: str = ModelOpt,
     haiku: str = HaikuOpt, key_name: str = KeyNameOpt,
     log_bodies: bool = typer.Option(False, "--log-bodies", help="Also log request bodies (0600 file)."),
+    batch_concurrency: int = typer.Option(None, "--batch-concurrency", metavar="N",
+                                          help="Message Batches requests in flight at once (1-256; default: the "
+                                               "profile's batch_concurrency, else 8)."),
 ) -> None:
     """Run the proxy alone in the foreground, for any Anthropic-API client; prints a line per request."""
     from .entry import parse_port
@@ -162,7 +168,7 @@ def serve(
     argv_token = any(a == "--token" or a.startswith("--token=") for a in sys.argv[1:])
     do_serve(host, parse_port(port, any_port=False), token, show_token, allow_remote,
              _overrides(profile, provider, base_url, model, haiku, key_name), log_bodies,
-             token_file=token_file, token_on_command_line=argv_token, quiet=quiet)
+             token_file=token_file, token_on_command_line=argv_token, quiet=quiet, batch_concurrency=batch_concurrency)
 
 
 @app.command(epilog="Example: orbridge models --search qwen --tools")
@@ -220,6 +226,45 @@ def usage(
     from .usage import show
 
     show(since, by, as_json)
+
+
+JsonOpt = typer.Option(False, "--json", help="Print JSON.")
+
+
+@batches_app.command("list", epilog="Example: orbridge batches list --json")
+def batches_list(limit: int = typer.Option(20, "-n", help="How many, newest first."), as_json: bool = JsonOpt) -> None:
+    """The batches kept here, newest first."""
+    from . import batches
+
+    batches.list_batches(max(1, min(limit, 1000)), as_json)
+
+
+@batches_app.command("show", epilog="Example: orbridge batches show msgbatch_… --watch")
+def batches_show(batch_id: str = typer.Argument(..., help="Batch id."),
+                 watch: bool = typer.Option(False, "--watch", "-w", help="A live progress bar until it ends."),
+                 as_json: bool = JsonOpt) -> None:
+    """A batch's status and counts."""
+    from . import batches
+
+    batches.show(batch_id, watch, as_json)
+
+
+@batches_app.command("results", epilog="Example: orbridge batches results msgbatch_… --output out.jsonl")
+def batches_results(batch_id: str = typer.Argument(..., help="Batch id."),
+                    output: Path = typer.Option(None, "--output", "-o", help="Write to FILE (0600), not stdout."),
+                    as_json: bool = JsonOpt) -> None:
+    """An ended batch's results, one JSON line per request (--json: the same)."""
+    from . import batches
+
+    batches.results(batch_id, output)
+
+
+@batches_app.command("cancel", epilog="Example: orbridge batches cancel msgbatch_…")
+def batches_cancel(batch_id: str = typer.Argument(..., help="Batch id."), as_json: bool = JsonOpt) -> None:
+    """Cancel a batch: pending requests end canceled, those in flight finish."""
+    from . import batches
+
+    batches.cancel(batch_id, as_json)
 
 
 @setup_app.command("claude", epilog="Example: orbridge setup claude")

@@ -36,14 +36,26 @@ def _redact_logs(settings) -> None:
 
 def serve(host: str, port: int, token: str | None, show_token: bool, allow_remote: bool, o: Overrides,
           log_bodies: bool, token_file: Path | None = None, token_on_command_line: bool = False,
-          quiet: bool = False) -> None:
+          quiet: bool = False, batch_concurrency: int | None = None) -> None:
     token = pick_token(token, token_file, token_on_command_line)
+    if batch_concurrency is not None:
+        from .config import FieldError, check
+
+        try:
+            check("batch_concurrency", batch_concurrency)
+        except FieldError as exc:
+            raise CLIError(f"--batch-concurrency: expected {exc.expected}, got {exc.got}",
+                           "give --batch-concurrency a number from 1 to 256", code=2) from None
     if not is_loopback(host) and not (allow_remote and token):
         raise CLIError(f"refusing to listen on {host}: the proxy spends your API key for whoever reaches it",
                        "use --allow-remote together with --token-file (or ORBRIDGE_TOKEN)")
     with bound(port, "127.0.0.1" if host == "localhost" else host) as sock:
         resolved = resolve(o)
-        settings = settings_for(resolved, token, log_bodies, allow_remote=allow_remote)
+        from .batches import usable_database
+
+        settings = settings_for(resolved, token, log_bodies, allow_remote=allow_remote,
+                                batch_db_path=usable_database(),
+                                batch_concurrency=batch_concurrency or resolved.profile.batch_concurrency or 8)
     token = settings.token
     port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host

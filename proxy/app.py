@@ -25,6 +25,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import __version__, tokens, upstreams
+from .batches import api as batch_api
+from .batches import runner as batch_runner
 from .errors import ProxyError, bad_request, error_response, final
 from .listen import is_loopback
 from .messages import MessagesHandler
@@ -215,6 +217,7 @@ ROUTES = [
     Route("/api/hello", hello, methods=["GET", "HEAD"]),
     Route("/health", guarded(health), methods=["GET"]),
 ]
+ROUTES += batch_api.routes(guarded)
 
 
 def create_app(settings: Settings, transport: Transport | None = None) -> Starlette:
@@ -236,7 +239,10 @@ def create_app(settings: Settings, transport: Transport | None = None) -> Starle
     @asynccontextmanager
     async def lifespan(_app: Starlette):
         check = asyncio.ensure_future(reach.check()) if settings.check_upstream else None
+        batches = batch_runner.start(_app)
         yield
+        if batches is not None:
+            await batches.stop()
         if check is not None:
             check.cancel()
         await transport.aclose()

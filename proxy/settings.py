@@ -106,3 +106,6 @@ class Settings:
     check_upstream: bool = True
     # Other keys the redactor masks (stored keys, provider variables LiteLLM reads), beside upstream.api_key.
     extra_secrets: tuple[str, ...] = field(default=(), repr=False)
+    # The Message Batches database (proxy/batches); None: this proxy keeps no batches.
+    batch_db_path: Path | None = None
+    batch_concurrency: int = 8  # batch requests in flight at once
