@@ -157,7 +157,7 @@ def start(app) -> Runner | Forward | None:
     batch API for an Anthropic upstream, else a runner when the settings name a database."""
     settings = app.state.settings
     if forwards(settings):
-        app.state.batches = Forward(settings)
+        app.state.batches = Forward(settings, app.state.passthrough.transport)
         return app.state.batches
     if settings.batch_db_path is None:
         return None
