@@ -27,9 +27,10 @@ def test_kill_9_mid_batch_then_restart_loses_nothing_and_doubles_nothing(home, s
     before = asked(home.fake)
     assert 30 <= sum(before.values()) < 80, "the kill must land mid-batch"
     second = served("--quiet", "--batch-concurrency", "8")
-    ended = wait_ended(second.client(), batch.id, timeout=60)
+    client = second.client()  # held: the results are read from its open connection
+    ended = wait_ended(client, batch.id, timeout=60)
     assert ended.request_counts.succeeded == 80
-    results = [r.custom_id for r in second.client().messages.batches.results(batch.id)]
+    results = [r.custom_id for r in client.messages.batches.results(batch.id)]
     assert sorted(results) == sorted(f"r{i}" for i in range(80))
     calls = asked(home.fake)
     assert set(calls) == set(results) and max(calls.values()) <= 2
