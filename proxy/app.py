@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import __version__, tokens, upstreams
+from .budget import Budget
 from .errors import ProxyError, bad_request, error_response, final
 from .listen import is_loopback
 from .messages import MessagesHandler
@@ -143,6 +144,10 @@ async def messages(request: Request) -> Response:
     state = request.app.state
     body = await read_json(request)
     session = request.headers.get("x-claude-code-session-id")
+    if state.budget is not None and (refusal := state.budget.refusal()) is not None:
+        call = state.calls.begin(session, str(body.get("model")), bool(body.get("stream")))
+        state.calls.done(call, ProxyError(400, "budget", refusal.message))  # logged as a budget stop
+        return error_response(refusal)
     if state.bodies is not None:
         state.bodies.write({"time": round(time.time(), 3), "session": session, "body": body})
     if state.passthrough is not None:
@@ -227,7 +232,8 @@ def create_app(settings: Settings, transport: Transport | None = None) -> Starle
     request_log = RequestLog(settings.log_path)
     handler = passthrough = None
     reach = Reachability(up.base_url)
-    calls = CallLog(request_log, settings, redact)
+    budget = Budget(settings.budget) if settings.budget else None
+    calls = CallLog(request_log, settings, redact, budget)
     if upstreams.kind(up.kind).transport is None:
         from .passthrough import PassthroughHandler
 
@@ -259,4 +265,5 @@ def create_app(settings: Settings, transport: Transport | None = None) -> Starle
     app.state.redact = redact
     app.state.reach = reach
     app.state.calls = calls
+    app.state.budget = budget
     return app

@@ -106,3 +106,4 @@ class Settings:
     check_upstream: bool = True
     # Other keys the redactor masks (stored keys, provider variables LiteLLM reads), beside upstream.api_key.
     extra_secrets: tuple[str, ...] = field(default=(), repr=False)
+    budget: float | None = None  # USD this run may spend (`--budget`); None: no cap (proxy/budget.py)
