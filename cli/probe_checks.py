@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import base64
 import json
-import secrets
 import struct
 import time
 import zlib
 from dataclasses import asdict, dataclass, field
+from secrets import token_hex
 
 import httpx
 
@@ -184,7 +184,7 @@ def check_parallel(client: httpx.Client) -> Check:
 
 
 def check_tool_result(client: httpx.Client) -> Check:
-    nonce = f"orb-{secrets.token_hex(4)}"
+    nonce = f"orb-{token_hex(4)}"
     messages = [
         {"role": "user", "content": "What is the code written in /tmp/probe/code.txt? Answer with the code."},
         {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_probe01", "name": "Read",
