@@ -146,7 +146,7 @@ async def messages(request: Request) -> Response:
     session = request.headers.get("x-claude-code-session-id")
     if state.budget is not None and (refusal := state.budget.refusal()) is not None:
         call = state.calls.begin(session, str(body.get("model")), bool(body.get("stream")))
-        state.calls.done(call, ProxyError(400, "budget", refusal.message))  # logged as a budget stop
+        state.calls.done(call, ProxyError(refusal.status, "budget", refusal.message))  # logged as a budget stop
         return error_response(refusal)
     if state.bodies is not None:
         state.bodies.write({"time": round(time.time(), 3), "session": session, "body": body})

@@ -38,11 +38,13 @@ class Budget:
                         usd(self.cap), 100 * self.spent / self.cap, usd(self.cap))
 
     def refusal(self) -> ProxyError | None:
-        """The final error for a request that would start with the cap reached, else None."""
+        """The final error for a request that would start with the cap reached, else None. 402 billing_error
+        (Anthropic's own type for it): Claude Code 2.1.332 shows it and stops, where it sends a 400 again
+        five times (the e2e test counts)."""
         if self.spent < self.cap:
             return None
         self.stops += 1
-        return final(400, "invalid_request_error", f"orbridge budget of {usd(self.cap)} reached "
+        return final(402, "billing_error", f"orbridge budget of {usd(self.cap)} reached "
                      f"({usd(self.spent)} spent in this run) — rerun with a higher --budget")
 
     def fields(self) -> dict:

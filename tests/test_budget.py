@@ -31,16 +31,16 @@ def test_the_request_after_the_cap_is_refused_with_a_final_error(upstream, proxy
     caplog.set_level(logging.WARNING, logger="orbridge.proxy")
     assert ask(proxy).content[0].text == "fine"  # $1.26 spent
     assert ask(proxy, stream=True).content[0].text == "fine"  # started under the cap: finishes ($2.52)
-    with pytest.raises(anthropic.BadRequestError) as exc:
+    with pytest.raises(anthropic.APIStatusError) as exc:
         ask(proxy)
-    assert exc.value.status_code == 400 and exc.value.response.headers["x-should-retry"] == "false"
-    assert exc.value.body == {"type": "error", "error": {"type": "invalid_request_error", "message": MESSAGE}}
+    assert exc.value.status_code == 402 and exc.value.response.headers["x-should-retry"] == "false"
+    assert exc.value.body == {"type": "error", "error": {"type": "billing_error", "message": MESSAGE}}
     assert len(upstream.chat_requests()) == 2  # the refused request never reached the upstream
     warnings = [r.getMessage() for r in caplog.records if "budget" in r.getMessage()]
     assert warnings == ["orbridge budget: $2.52 of $2.50 spent (101%); requests stop at $2.50"]
     records = [json.loads(line) for line in (tmp_path / "requests.jsonl").read_text().splitlines()]
     assert [r.get("error_type") for r in records] == [None, None, "budget"]
-    assert records[-1]["status"] == 400 and records[-1]["error"] == MESSAGE
+    assert records[-1]["status"] == 402 and records[-1]["error"] == MESSAGE
     assert [r["budget_spent"] for r in records] == [1.26, 2.52, 2.52] and records[0]["budget"] == 2.5
 
 
@@ -88,7 +88,7 @@ def test_budget_per_run_caps_a_run_and_usage_shows_the_stop(home):
               "        c.messages.create(model='claude-sonnet-5', max_tokens=9, messages=[{'role': 'user', "
               "'content': 'hi'}])\n"
               "        print('ok')\n"
-              "    except anthropic.BadRequestError as e:\n"
+              "    except anthropic.APIStatusError as e:\n"
               "        print(e.body['error']['message'])\n")
     import sys
 
