@@ -49,7 +49,8 @@ def session_records(path: Path, session: str, since: float | None) -> list[dict]
             rec = json.loads(line)
         except ValueError:
             continue
-        if isinstance(rec, dict) and rec.get("session") == session:
+        if isinstance(rec, dict) and rec.get("session") == session and (since is None or
+                                                                          _num(rec.get("time")) >= since):
             out.append(rec)
     return out
 
@@ -108,7 +109,7 @@ def line(status: dict, records: list[dict]) -> str:
     if cap:
         spent = _num(last.get("budget_spent"))
         left = max(cap - spent, 0.0)
-        parts.append(f"budget {_usd(left)} left" + (f" ({100 * spent / cap:.0f}% spent)" if spent >= 0.8 * cap
+        parts.append(f"budget ${left:.2f} left" + (f" ({100 * spent / cap:.0f}% spent)" if spent >= 0.8 * cap
                                                       else ""))
     return " · ".join(parts)
 
