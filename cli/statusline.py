@@ -115,6 +115,15 @@ def line(status: dict, records: list[dict]) -> str:
 
 
 def log_path() -> Path:
+    """paths.request_log() without its imports (platformdirs, logging, secrets: ~20 ms of this command's
+    budget) on Linux, where platformdirs' log dir is $XDG_STATE_HOME/orbridge/log (a test keeps them equal)."""
+    override = os.environ.get("ORBRIDGE_LOG_DIR")
+    if override:
+        return Path(override).expanduser() / "requests.jsonl"
+    state = os.environ.get("XDG_STATE_HOME", "").strip()
+    if sys.platform.startswith("linux"):
+        base = Path(state) if state and os.path.isabs(state) else Path.home() / ".local" / "state"
+        return base / "orbridge" / "log" / "requests.jsonl"
     from .paths import request_log
 
     return request_log()

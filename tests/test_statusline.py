@@ -91,10 +91,22 @@ def test_only_the_tail_back_to_the_session_start_is_read(tmp_path):
 def test_the_statusline_path_loads_nothing_heavy(home):
     code = ("import sys, io\nsys.argv = ['orbridge', 'statusline']\nsys.stdin = io.StringIO('{}')\n"
             "from orbridge.cli import entry\ntry:\n    entry.main()\nexcept SystemExit:\n    pass\n"
-            "heavy = [m for m in ('typer', 'rich', 'httpx', 'litellm', 'starlette', 'orbridge.proxy.app', 'click')"
+            "heavy = [m for m in ('typer', 'rich', 'httpx', 'litellm', 'starlette', 'orbridge.proxy.app', 'click',\n"
+            "'platformdirs')"
             " if m in sys.modules]\nprint('HEAVY', heavy)\n")
     r = subprocess.run([sys.executable, "-c", code], env=home.env, capture_output=True, text=True, timeout=30)
     assert "HEAVY []" in r.stdout, r.stdout + r.stderr
+
+
+def test_the_fast_log_path_is_the_one_orbridge_writes(monkeypatch, tmp_path):
+    from orbridge.cli import paths, statusline
+
+    for state in (str(tmp_path / "state"), "", "relative/dir"):
+        monkeypatch.setenv("XDG_STATE_HOME", state)
+        monkeypatch.delenv("ORBRIDGE_LOG_DIR", raising=False)
+        assert statusline.log_path() == paths.request_log()
+    monkeypatch.setenv("ORBRIDGE_LOG_DIR", str(tmp_path / "logs"))
+    assert statusline.log_path() == paths.request_log()
 
 
 ARGV_PRINTER = "import json, sys\nprint('ARGV:' + json.dumps(sys.argv[1:]))\n"
