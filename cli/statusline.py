@@ -91,7 +91,9 @@ def line(status: dict, records: list[dict]) -> str:
         return "orbridge · no requests yet in this session"
     last = records[-1]
     answered = [r for r in records if r.get("status") == 200 and r.get("upstream_model")]
-    main = answered[-1] if answered else last
+    wanted = (status.get("model") or {}).get("id") if isinstance(status.get("model"), dict) else None
+    # the session's own model (Claude Code's model.id), not the background calls (haiku) between its turns
+    main = next((r for r in reversed(answered) if r.get("model") == wanted), answered[-1] if answered else last)
     model = _clean(main.get("upstream_model") or main.get("model") or "?")
     route = main.get("route")
     parts = [model + (f" ({_clean(route)})" if route and route not in ("default", "fallback") else "")]

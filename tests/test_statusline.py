@@ -62,6 +62,14 @@ def test_a_session_with_requests(home):
     assert seconds < 5  # generous: a subprocess on a busy machine; bench/statusline.py measures
 
 
+def test_the_session_model_wins_over_background_calls(home):
+    write_log(home, [record(NOW - 20, SESSION, cost=0.01, window=262_144),
+                     record(NOW - 10, SESSION, model="claude-haiku-4-5", upstream_model="openai/gpt-4o-mini",
+                            cost=0.001, ttft_ms=300.0)])
+    out, _ = statusline(home, status())
+    assert out == "qwen/qwen3-coder · $0.0110 · 2 req · ttft 300 ms · ctx 1k/262k 0%\n"
+
+
 def test_no_requests_yet_and_no_log(home):
     out, _ = statusline(home, status())
     assert out == "orbridge · no requests yet in this session\n"  # no log at all
