@@ -111,8 +111,9 @@ def line(status: dict, records: list[dict]) -> str:
     if cap:
         spent = _num(last.get("budget_spent"))
         left = max(cap - spent, 0.0)
-        parts.append(f"budget ${left:.2f} left" + (f" ({100 * spent / cap:.0f}% spent)" if spent >= 0.8 * cap
-                                                      else ""))
+        notes = [f"{100 * spent / cap:.0f}% spent"] if spent >= 0.8 * cap else []
+        notes += [f"{last['budget_unpriced']:.0f} unpriced"] if _num(last.get("budget_unpriced")) else []
+        parts.append(f"budget ${left:.2f} left" + (f" ({', '.join(notes)})" if notes else ""))
     return " · ".join(parts)
 
 

@@ -49,7 +49,8 @@ class Budget:
 
     def fields(self) -> dict:
         """What each request-log line of a budgeted run carries, for `orbridge statusline`."""
-        return {"budget": self.cap, "budget_spent": round(self.spent, 8)}
+        unknown = {"budget_unpriced": self.unknown} if self.unknown else {}
+        return {"budget": self.cap, "budget_spent": round(self.spent, 8), **unknown}
 
 
 def usd(value: float) -> str:

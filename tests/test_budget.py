@@ -102,3 +102,16 @@ def test_budget_per_run_caps_a_run_and_usage_shows_the_stop(home):
     assert sum(row["budget_stops"] for row in rows) == 2
     r = home("usage")
     assert "budget stops" in r.stdout
+
+
+def test_unknown_prices_are_said_once_at_start_and_counted(home, upstream, proxy_factory, tmp_path):
+    r = home("run", "--base-url", upstream.base_url, "--model", "m/one", "--haiku", "m/two", "--budget", "1",
+             "--", "true")
+    lines = [line for line in r.stderr.splitlines() if "no price known" in line]
+    assert r.returncode == 0 and lines == ["orbridge: warning: no price known for m/one, m/two: --budget counts "
+                                           "only the cost the upstream reports"], r.stderr
+    upstream.default = Reply(items=text_stream("fine", usage={"prompt_tokens": 5, "completion_tokens": 1}),
+                             repeat=True)
+    ask(proxy_factory(budget=1.0))
+    records = [json.loads(line) for line in (tmp_path / "requests.jsonl").read_text().splitlines()]
+    assert records[-1]["budget_unpriced"] == 1 and records[-1]["budget_spent"] == 0
