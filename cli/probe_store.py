@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -17,8 +16,7 @@ TOOL_CHECKS = ("tool_call", "parallel_tools", "tool_result")
 def cache_file() -> Path:
     import platformdirs
 
-    override = os.environ.get("ORBRIDGE_STATE_DIR")
-    return (Path(override).expanduser() if override else Path(platformdirs.user_state_dir(paths.APP))) / "probe.json"
+    return Path(platformdirs.user_state_dir(paths.APP)) / "probe.json"
 
 
 def endpoint(url: str) -> str:
