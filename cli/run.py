@@ -149,7 +149,7 @@ def run(cmd: list[str], overrides: Overrides, port: int = 0, claude: str | None 
     with bound(port) as sock:
         resolved = resolve(overrides)
         argv = find_command(cmd, claude)
-        if statusline and is_claude(cmd):
+        if statusline and is_claude(cmd) and sys.stdin.isatty():  # a status line shows only on a terminal
             from .statusline import with_statusline
 
             argv = with_statusline(argv, Path.cwd(), Path.home())

@@ -4,6 +4,7 @@ Typer, rich, httpx or proxy import); and `orbridge run` gives it to claude only 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -125,7 +126,13 @@ def _claude_argv(home, *args: str) -> list[str]:
     fake_claude.parent.mkdir(exist_ok=True)
     fake_claude.write_text(f"#!{sys.executable}\n{ARGV_PRINTER}")
     fake_claude.chmod(0o755)
-    r = home("run", "--claude", str(fake_claude), *args)
+    leader, follower = os.openpty()  # Claude Code on a terminal: the only place a status line shows
+    try:
+        r = subprocess.run([*ORBRIDGE, "run", "--claude", str(fake_claude), *args], env=home.env, cwd=home.root,
+                           stdin=follower, capture_output=True, text=True, timeout=60)
+    finally:
+        os.close(leader)
+        os.close(follower)
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout.split("ARGV:")[1])
 
@@ -145,3 +152,5 @@ def test_run_gives_claude_the_statusline_only_when_the_user_has_none(home):
         where.unlink()
     r = home("run", "--", sys.executable, "-c", ARGV_PRINTER)  # not claude: nothing added
     assert json.loads(r.stdout.split("ARGV:")[1]) == []
+    r = home("run", "--claude", str(home.root / "bin" / "claude"), "--", "-p", "hi")  # no terminal: a script
+    assert json.loads(r.stdout.split("ARGV:")[1]) == ["-p", "hi"]
