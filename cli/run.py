@@ -130,8 +130,8 @@ def is_claude(cmd: list[str]) -> bool:
 
 
 def budget_for(resolved, given: float | None) -> tuple[float | None, list[str]]:
-    """The run's cap (--budget, else the profile's budget_per_run) and a warning per tier model whose
-    price nobody knows (its calls then count $0 unless the upstream reports their cost)."""
+    """The run's cap (--budget, else the profile's budget_per_run) and one warning naming the tier models
+    whose price nobody knows (their calls then count $0 unless the upstream reports their cost)."""
     cap = given if given is not None else resolved.profile.budget_per_run
     if cap is None or resolved.profile.provider == "openrouter":  # OpenRouter reports each call's cost
         return cap, []

@@ -177,9 +177,14 @@ def command() -> str:
     return shlex.join([sys.executable, "-m", "orbridge.cli", "statusline"])
 
 
+NOT_INTERACTIVE = {"-p", "--print", "-v", "--version", "-h", "--help"}  # no status line shows: leave argv alone
+
+
 def with_statusline(argv: list[str], cwd: Path, home: Path) -> list[str]:
-    """claude's argv with orbridge's status line added, unless the user has one of their own."""
-    if user_has_statusline(argv[1:], cwd, home):
+    """claude's argv with orbridge's status line added for an interactive session, unless the user has a
+    status line of their own."""
+    own = argv[1:argv.index("--")] if "--" in argv else argv[1:]
+    if NOT_INTERACTIVE & set(own) or user_has_statusline(argv[1:], cwd, home):
         return argv
     setting = {"statusLine": {"type": "command", "command": command(), "padding": 0}}
     return [argv[0], "--settings", json.dumps(setting), *argv[1:]]

@@ -139,18 +139,21 @@ def _claude_argv(home, *args: str) -> list[str]:
 
 def test_run_gives_claude_the_statusline_only_when_the_user_has_none(home):
     add_profile(home)
-    argv = _claude_argv(home, "--", "-p", "hi")
-    assert argv[:1] == ["--settings"] and argv[2:] == ["-p", "hi"]
+    argv = _claude_argv(home, "--", "--model", "opus", "fix it")
+    assert argv[:1] == ["--settings"] and argv[2:] == ["--model", "opus", "fix it"]
     line = json.loads(argv[1])["statusLine"]
     assert line["type"] == "command" and line["command"].endswith("statusline")
-    assert _claude_argv(home, "--no-statusline", "--", "-p", "hi") == ["-p", "hi"]
-    assert _claude_argv(home, "--", "--settings", "{}", "-p", "hi") == ["--settings", "{}", "-p", "hi"]
+    assert _claude_argv(home, "--no-statusline") == []
+    assert _claude_argv(home, "--", "--settings", "{}") == ["--settings", "{}"]
+    assert _claude_argv(home, "--", "-p", "hi") == ["-p", "hi"]  # print mode shows no status line
+    assert _claude_argv(home, "--", "--version") == ["--version"]
     for where in (home.root / "home" / ".claude" / "settings.json", home.root / ".claude" / "settings.local.json"):
         where.parent.mkdir(exist_ok=True)
         where.write_text(json.dumps({"statusLine": {"type": "command", "command": "my-line"}}))
-        assert _claude_argv(home, "--", "-p", "hi") == ["-p", "hi"], where
+        assert _claude_argv(home) == [], where
         where.unlink()
+    assert _claude_argv(home)[:1] == ["--settings"]
     r = home("run", "--", sys.executable, "-c", ARGV_PRINTER)  # not claude: nothing added
     assert json.loads(r.stdout.split("ARGV:")[1]) == []
-    r = home("run", "--claude", str(home.root / "bin" / "claude"), "--", "-p", "hi")  # no terminal: a script
-    assert json.loads(r.stdout.split("ARGV:")[1]) == ["-p", "hi"]
+    r = home("run", "--claude", str(home.root / "bin" / "claude"))  # no terminal: a script's claude
+    assert json.loads(r.stdout.split("ARGV:")[1]) == []
