@@ -14,7 +14,6 @@ from orbridge.cli.statusline import BLOCK, session_records
 from .conftest import ORBRIDGE, add_profile
 
 SESSION = "5f0c9a3e-1111-4222-8333-944455556666"
-NOW = time.time()
 
 
 def status(session: str = SESSION, duration_ms: int = 120_000) -> str:
@@ -26,8 +25,9 @@ def status(session: str = SESSION, duration_ms: int = 120_000) -> str:
                        "context_window": {"context_window_size": 128_000, "total_input_tokens": 1}})
 
 
-def record(t: float, session: str, **kw) -> dict:
-    return {"time": round(t, 3), "session": session, "profile": "t", "provider": "openrouter",
+def record(age: float, session: str, **kw) -> dict:
+    """A request-log line written `age` seconds ago."""
+    return {"time": round(time.time() - age, 3), "session": session, "profile": "t", "provider": "openrouter",
             "model": "claude-sonnet-4-5", "upstream_model": "qwen/qwen3-coder", "stream": True, "status": 200,
             "duration_ms": 900.0, "ttft_ms": 400.0, "route": "default", "input_tokens": 1000,
             "output_tokens": 50, **kw}
@@ -49,12 +49,12 @@ def statusline(home, stdin: str) -> tuple[str, float]:
 
 def test_a_session_with_requests(home):
     write_log(home, [
-        record(NOW - 3600, SESSION, cost=5.0),  # an hour before this session started: not read
-        record(NOW - 100, SESSION, cost=0.0123),
-        record(NOW - 90, "other-session", cost=1.0, upstream_model="other/model"),
-        record(NOW - 80, SESSION, upstream_model="deepseek/deepseek-r1", route="think", ttft_ms=812.4, cost=0.02,
+        record(3600, SESSION, cost=5.0),  # an hour before this session started: not read
+        record(100, SESSION, cost=0.0123),
+        record(90, "other-session", cost=1.0, upstream_model="other/model"),
+        record(80, SESSION, upstream_model="deepseek/deepseek-r1", route="think", ttft_ms=812.4, cost=0.02,
                input_tokens=2000, cache_read_input_tokens=38_000, window=163_840, budget=2.5, budget_spent=2.1),
-        record(NOW - 70, SESSION, status=402, error_type="budget", upstream_model="", ttft_ms=None, input_tokens=0,
+        record(70, SESSION, status=402, error_type="budget", upstream_model="", ttft_ms=None, input_tokens=0,
                output_tokens=0, budget=2.5, budget_spent=2.1),
     ])
     out, seconds = statusline(home, status())
@@ -64,8 +64,8 @@ def test_a_session_with_requests(home):
 
 
 def test_the_session_model_wins_over_background_calls(home):
-    write_log(home, [record(NOW - 20, SESSION, cost=0.01, window=262_144),
-                     record(NOW - 10, SESSION, model="claude-haiku-4-5", upstream_model="openai/gpt-4o-mini",
+    write_log(home, [record(20, SESSION, cost=0.01, window=262_144),
+                     record(10, SESSION, model="claude-haiku-4-5", upstream_model="openai/gpt-4o-mini",
                             cost=0.001, ttft_ms=300.0)])
     out, _ = statusline(home, status())
     assert out == "qwen/qwen3-coder · $0.0110 · 2 req · ttft 300 ms · ctx 1k/262k 0%\n"
@@ -74,7 +74,7 @@ def test_the_session_model_wins_over_background_calls(home):
 def test_no_requests_yet_and_no_log(home):
     out, _ = statusline(home, status())
     assert out == "orbridge · no requests yet in this session\n"  # no log at all
-    write_log(home, [record(NOW - 10, "other-session")])
+    write_log(home, [record(10, "other-session")])
     out, _ = statusline(home, status())
     assert out == "orbridge · no requests yet in this session\n"
     out, _ = statusline(home, "not json")
@@ -82,18 +82,18 @@ def test_no_requests_yet_and_no_log(home):
 
 
 def test_the_window_comes_from_claude_code_when_the_log_has_none(home):
-    write_log(home, [record(NOW - 5, SESSION, cost=0.5)])
+    write_log(home, [record(5, SESSION, cost=0.5)])
     out, _ = statusline(home, status())
     assert out == "qwen/qwen3-coder · $0.5000 · 1 req · ttft 400 ms · ctx 1k/128k 1%\n"
 
 
 def test_only_the_tail_back_to_the_session_start_is_read(tmp_path):
     log = tmp_path / "requests.jsonl"
-    old = [record(NOW - 7200 + i, SESSION, cost=1.0) for i in range(2000)]  # far more than one block
-    new = [record(NOW - 50, SESSION, cost=0.25), record(NOW - 40, SESSION, cost=0.25)]
+    old = [record(7200 + i, SESSION, cost=1.0) for i in range(2000)]  # far more than one block
+    new = [record(50, SESSION, cost=0.25), record(40, SESSION, cost=0.25)]
     log.write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in old + new))
     assert log.stat().st_size > 4 * BLOCK
-    assert [r["cost"] for r in session_records(log, SESSION, since=NOW - 600)] == [0.25, 0.25]
+    assert [r["cost"] for r in session_records(log, SESSION, since=time.time() - 600)] == [0.25, 0.25]
     assert len(session_records(log, SESSION, since=None)) == 2002  # no start known: the whole file
 
 
