@@ -127,8 +127,10 @@ def show(o: Overrides, search: str | None, tools: bool, reasoning: bool, vision:
         rows = [m for m in rows if m.reasoning]
     if vision:
         rows = [m for m in rows if m.vision]
+    probes = probe_verdicts(profile.url)
     if as_json:
-        print(display.dumps([dataclasses.asdict(m) for m in rows], indent=1))
+        print(display.dumps([{**dataclasses.asdict(m), **({"probe": probes[m.id]} if m.id in probes else {})}
+                             for m in rows], indent=1))
         return
     if not rows:
         flags = [f"--search {search!r}"] if search else []
@@ -139,6 +141,6 @@ def show(o: Overrides, search: str | None, tools: bool, reasoning: bool, vision:
     age = f" (cached {_age(cat.age)})" if cat.source == "cache" else ""
     title = f"{profile.provider}: {len(rows)} model{'s' if len(rows) != 1 else ''}{age}"
     out = Console()
-    out.print(render(title, rows, out.width, probe_verdicts(profile.url)))
+    out.print(render(title, rows, out.width, probes))
     if len(rows) > MANY:
         console.print(f"{len(rows)} models: narrow the list with --search TEXT, --tools, --reasoning or --vision")

@@ -21,7 +21,6 @@ class Budget:
     spent: float = 0.0
     unknown: int = 0
     warned: bool = False
-    stops: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, cost: float | None, answered: bool) -> None:
@@ -43,7 +42,6 @@ class Budget:
         five times (the e2e test counts)."""
         if self.spent < self.cap:
             return None
-        self.stops += 1
         return final(402, "billing_error", f"orbridge budget of {usd(self.cap)} reached "
                      f"({usd(self.spent)} spent in this run) — rerun with a higher --budget")
 

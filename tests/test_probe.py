@@ -163,6 +163,8 @@ def test_models_shows_the_probe_column_and_run_warns_once(home):
     r = home("models")
     row = next(line for line in r.stdout.splitlines() if line.startswith("fake/model"))
     assert row.rstrip().endswith("fail"), r.stdout
+    listed = {m["id"]: m for m in json.loads(home("models", "--json").stdout)}
+    assert listed["fake/model"]["probe"] == "fail" and "probe" not in listed["fake/haiku"]
     home.fake.script()
     r = home("run", "--", sys_executable(), "-c", "pass")
     warnings = [line for line in r.stderr.splitlines() if "orbridge probe" in line]
