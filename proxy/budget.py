@@ -4,8 +4,7 @@ request once the total reaches the cap. Requests already streaming finish: a sto
 from __future__ import annotations
 
 import logging
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .errors import ProxyError, final
 
@@ -21,17 +20,16 @@ class Budget:
     spent: float = 0.0
     unknown: int = 0
     warned: bool = False
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, cost: float | None, answered: bool) -> None:
-        """Count one finished call: its cost, or (for a call that was answered) an unknown price."""
-        with self._lock:
-            if cost is not None:
-                self.spent += cost
-            elif answered:
-                self.unknown += 1
-            crossed = not self.warned and self.spent >= WARN_AT * self.cap
-            self.warned = self.warned or crossed
+        """Count one finished call: its cost, or (for a call that was answered) an unknown price. Called on the
+        proxy's event loop (CallLog.done), like CallLog's own counters."""
+        if cost is not None:
+            self.spent += cost
+        elif answered:
+            self.unknown += 1
+        crossed = not self.warned and self.spent >= WARN_AT * self.cap
+        self.warned = self.warned or crossed
         if crossed:
             log.warning("orbridge budget: %s of %s spent (%.0f%%); requests stop at %s", usd(self.spent),
                         usd(self.cap), 100 * self.spent / self.cap, usd(self.cap))
