@@ -59,6 +59,7 @@ PRESETS: dict[str, Preset] = {
 DEFAULT_PROFILE = "default"
 ROUTE_KEYS = (*vocab.RULES, vocab.THRESHOLD)  # what a profile's routes table may hold
 MAX_TIMEOUT = 86_400.0
+MAX_BUDGET = 1_000_000.0  # USD per run: a cap, not an account balance
 MAX_TOKENS = 1_000_000_000  # context_length, max_output, long_context_threshold: room to spare, no overflow anywhere
 _KEY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")  # an HTTP token
@@ -113,6 +114,11 @@ def _seconds(value: object) -> bool:
         and math.isfinite(value)
 
 
+def _usd(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= MAX_BUDGET \
+        and math.isfinite(value)
+
+
 MODEL = "a model name (text without control characters)"
 TOKENS = f"a whole number of tokens > 0 and ≤ {MAX_TOKENS}"
 # The one place that knows each field's type and range: (what is expected, the check). None is "not set".
@@ -131,8 +137,10 @@ SPECS: dict[str, tuple[str, object]] = {
     "fallbacks": ("a list of model names", lambda v: isinstance(v, list)),
     "batch_concurrency": ("a whole number from 1 to 256",
                           lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 256),
+    "budget_per_run": (f"an amount in USD > 0 and ≤ {MAX_BUDGET:g}", _usd),
 }
-NULLABLE = {"base_url", "model", *vocab.FAMILIES, "context_length", "max_output", "key_name", "batch_concurrency"}
+NULLABLE = {"base_url", "model", *vocab.FAMILIES, "context_length", "max_output", "key_name", "batch_concurrency",
+            "budget_per_run"}
 
 
 def check(name: str, value: object) -> None:
@@ -189,6 +197,7 @@ class Profile:
     routes: dict[str, object] = field(default_factory=dict)
     fallbacks: list[str] = field(default_factory=list)
     batch_concurrency: int | None = None  # Message Batches requests in flight at once (None: the proxy's 8)
+    budget_per_run: float | None = None  # USD one `orbridge run` / `serve` may spend (`--budget` wins)
 
     def __post_init__(self) -> None:
         """Every profile, from the file, an option or `dataclasses.replace`, holds only values that fit."""

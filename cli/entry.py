@@ -18,9 +18,11 @@ from .errors import CLIError, report
 
 # run's options, as declared on the Typer command in main.py (a test keeps the two in step).
 VALUE_OPTIONS = {"--profile": "profile", "--provider": "provider", "--base-url": "base_url", "--model": "model",
-                 "-m": "model", "--haiku": "haiku", "--port": "port", "--claude": "claude", "--key-name": "key_name"}
+                 "-m": "model", "--haiku": "haiku", "--port": "port", "--claude": "claude", "--key-name": "key_name",
+                 "--budget": "budget"}
 LIST_OPTIONS = {"--pass-env": "pass_env"}
-FLAG_OPTIONS = {"--print-env": "print_env", "--log-bodies": "log_bodies", "--install-claude": "install_claude"}
+FLAG_OPTIONS = {"--print-env": "print_env", "--log-bodies": "log_bodies", "--install-claude": "install_claude",
+                "--no-statusline": "no_statusline"}
 HELP_OPTIONS = ("-h", "--help")
 RUN_FIX = "options for the command go after `--`, e.g. orbridge run -- claude -p hi; see orbridge run --help"
 
@@ -33,6 +35,20 @@ def parse_port(value: str, any_port: bool) -> int:
     what = "is out of range" if value.isascii() and value.isdigit() else "is not a number"
     hint = " (0: any free port)" if any_port else ""
     raise CLIError(f"--port {value!r} {what}", f"give a port from {low} to 65535{hint}", code=2)
+
+
+def parse_budget(value: str | None) -> float | None:
+    """--budget USD: an amount above zero (a leading `$` is fine), or None when not given."""
+    if value is None:
+        return None
+    try:
+        amount = float(value.strip().removeprefix("$"))
+    except ValueError:
+        amount = -1.0
+    if not 0 < amount <= 1_000_000:  # also NaN and inf
+        raise CLIError(f"--budget {value!r} is not an amount in USD", "give an amount above 0, e.g. --budget 2.50",
+                       code=2)
+    return amount
 
 
 def parse_run(args: list[str]) -> dict | None:
@@ -77,6 +93,8 @@ def parse_run(args: list[str]) -> dict | None:
         i += 1
     if "port" in values:
         values["port"] = parse_port(values["port"], any_port=True)
+    if "budget" in values:
+        values["budget"] = parse_budget(values["budget"])
     values.setdefault("profile", os.environ.get("ORBRIDGE_PROFILE"))
     values.setdefault("claude", os.environ.get("ORBRIDGE_CLAUDE"))
     return values
@@ -95,7 +113,8 @@ def start_run(values: dict) -> int:
                           key_name=values.get("key_name"))
     return run(values["cmd"], overrides, port=values.get("port", 0), claude=values.get("claude"),
                print_env=values.get("print_env", False), log_bodies=values.get("log_bodies", False),
-               pass_env=values["pass_env"])
+               pass_env=values["pass_env"], budget=values.get("budget"),
+               statusline=not values.get("no_statusline", False))
 
 
 def main() -> None:
@@ -103,6 +122,10 @@ def main() -> None:
 
     private_umask()  # what orbridge creates is private; a command it starts gets the user's umask back
     args = sys.argv[1:]
+    if args[:1] == ["statusline"] and len(args) == 1:  # Claude Code runs it every few hundred ms: nothing else loads
+        from .statusline import main as statusline
+
+        sys.exit(statusline())
     if args[:1] != ["run"]:
         from .main import main as typer_main
 

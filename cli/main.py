@@ -131,6 +131,10 @@ def run(
     install_claude: bool = typer.Option(False, "--install-claude",
                                         help="When claude is missing, install the tested Claude Code with npm "
                                              "without asking."),
+    budget: str = typer.Option(None, "--budget", metavar="USD",
+                               help="Stop answering once this run has spent USD (default: budget_per_run)."),
+    no_statusline: bool = typer.Option(False, "--no-statusline",
+                                       help="Do not give Claude Code orbridge's status line."),
 ) -> None:
     """Start the proxy, run CMD (Claude Code by default) wired to it, pass its exit code on."""
     from .entry import parse_run, start_run
@@ -160,15 +164,40 @@ def serve(
     batch_concurrency: int = typer.Option(None, "--batch-concurrency", metavar="N",
                                           help="Message Batches requests in flight at once (1-256; default: the "
                                                "profile's batch_concurrency, else 8)."),
+    budget: str = typer.Option(None, "--budget", metavar="USD",
+                               help="Stop answering once this serve has spent USD (default: budget_per_run)."),
 ) -> None:
     """Run the proxy alone in the foreground, for any Anthropic-API client; prints a line per request."""
-    from .entry import parse_port
+    from .entry import parse_budget, parse_port
     from .serve import serve as do_serve
 
     argv_token = any(a == "--token" or a.startswith("--token=") for a in sys.argv[1:])
     do_serve(host, parse_port(port, any_port=False), token, show_token, allow_remote,
              _overrides(profile, provider, base_url, model, haiku, key_name), log_bodies,
-             token_file=token_file, token_on_command_line=argv_token, quiet=quiet, batch_concurrency=batch_concurrency)
+             token_file=token_file, token_on_command_line=argv_token, quiet=quiet, batch_concurrency=batch_concurrency,
+             budget=parse_budget(budget))
+
+
+@app.command(epilog="Example: orbridge probe qwen/qwen3-coder deepseek/deepseek-chat")
+def probe(
+    models: list[str] = typer.Argument(None, metavar="MODEL", help="Models to probe (default: the tier models)."),
+    profile: str = ProfileOpt, provider: str = ProviderOpt, base_url: str = BaseUrlOpt, key_name: str = KeyNameOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    timeout: float = typer.Option(60.0, "--timeout", metavar="SECONDS", help="Per request."),
+) -> None:
+    """Check which models can drive Claude Code: text, tool calls, tool results, thinking, images, speed."""
+    from .probe import probe as do_probe
+
+    raise typer.Exit(do_probe(_overrides(profile, provider, base_url, None, None, key_name), models or [],
+                              as_json, timeout))
+
+
+@app.command(epilog="Claude Code runs it: orbridge run sets it up unless you have a status line of your own")
+def statusline() -> None:
+    """One status line for Claude Code (reads its status JSON on stdin): model, real cost, budget left."""
+    from .statusline import main as line
+
+    raise typer.Exit(line())
 
 
 @app.command(epilog="Example: orbridge models --search qwen --tools")

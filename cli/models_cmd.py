@@ -35,20 +35,23 @@ def _flag(v: bool | None, letter: str = "✓") -> str:
     return "?" if v is None else (letter if v else "·")
 
 
-def _cells(m: catalogue.ModelEntry) -> dict[str, str]:
-    return {"id": display.plain(m.id), "context": _fmt_int(m.context_length), "max out": _fmt_int(m.max_output),
+def _cells(m: catalogue.ModelEntry, probe: str = "") -> dict[str, str]:
+    return {"id": display.plain(m.id), "probe": probe, "context": _fmt_int(m.context_length),
+            "max out": _fmt_int(m.max_output),
             "$/M in": _fmt_price(m.price_in), "$/M out": _fmt_price(m.price_out), "tools": _flag(m.tools),
             "think": _flag(m.reasoning), "image": _flag(m.vision),
             "caps": " ".join((_flag(m.tools, "T"), _flag(m.reasoning, "R"), _flag(m.vision, "V")))}
 
 
-def layout(ids: list[str], width: int) -> dict[str, int]:
-    """Column widths: the id whole, then as many other columns as fit, compact flags before dropping any."""
+def layout(ids: list[str], width: int, probe: bool = False) -> dict[str, int]:
+    """Column widths: the id whole, then as many other columns as fit, compact flags before dropping any.
+    `probe`: a column with the cached `orbridge probe` verdict, the first to go when space runs out."""
     need = display.natural(ids, "id")
-    full = {"id": need, **FULL}
+    extra = {"probe": 5} if probe else {}
+    full = {"id": need, **FULL, **extra}
     if sum(full.values()) + len(full) - 1 <= width:
         return full
-    widths = display.fit({"id": need, **COMPACT}, width, FOLD)
+    widths = display.fit({"id": need, **COMPACT, **extra}, width, ("probe", *FOLD) if probe else FOLD)
     if widths["id"] > width:
         widths["id"] = width  # only an id wider than the terminal: fold it rather than lose its end
     return widths
@@ -62,11 +65,12 @@ def _age(seconds: float) -> str:
     return f"{seconds / 3600:.0f} h ago" if seconds < 2 * 86400 else f"{seconds / 86400:.0f} days ago"
 
 
-def render(title: str, rows: list[catalogue.ModelEntry], width: int):
-    cells = [_cells(m) for m in rows]
-    widths = layout([c["id"] for c in cells], width)
+def render(title: str, rows: list[catalogue.ModelEntry], width: int, probes: dict[str, str] | None = None):
+    """`probes`: model id -> the cached probe verdict (ready / fail); the column shows only when given."""
+    cells = [_cells(m, (probes or {}).get(m.id, "")) for m in rows]
+    widths = layout([c["id"] for c in cells], width, probe=bool(probes))
     table = display.table(widths, ("context", "max out", "$/M in", "$/M out"), title=display.text(title))
-    for name in ("tools", "think", "image", "caps"):
+    for name in ("tools", "think", "image", "caps", "probe"):
         if name in widths:
             table.columns[list(widths).index(name)].justify = "center"
     table.columns[0].overflow = "fold"
@@ -77,6 +81,15 @@ def render(title: str, rows: list[catalogue.ModelEntry], width: int):
     for c in cells:
         table.add_row(*(display.text(c[name]) for name in widths))
     return table
+
+
+def probe_verdicts(url: str) -> dict[str, str]:
+    """Cached `orbridge probe` results for this endpoint: model id -> ready or fail."""
+    from . import probe_store
+
+    prefix = probe_store.endpoint(url) + " "
+    return {key[len(prefix):]: "ready" if entry.get("ready") else "fail"
+            for key, entry in probe_store.load().items() if key.startswith(prefix) and isinstance(entry, dict)}
 
 
 def _fix(warning: str | None) -> str:
@@ -114,8 +127,10 @@ def show(o: Overrides, search: str | None, tools: bool, reasoning: bool, vision:
         rows = [m for m in rows if m.reasoning]
     if vision:
         rows = [m for m in rows if m.vision]
+    probes = probe_verdicts(profile.url)
     if as_json:
-        print(display.dumps([dataclasses.asdict(m) for m in rows], indent=1))
+        print(display.dumps([{**dataclasses.asdict(m), **({"probe": probes[m.id]} if m.id in probes else {})}
+                             for m in rows], indent=1))
         return
     if not rows:
         flags = [f"--search {search!r}"] if search else []
@@ -126,6 +141,6 @@ def show(o: Overrides, search: str | None, tools: bool, reasoning: bool, vision:
     age = f" (cached {_age(cat.age)})" if cat.source == "cache" else ""
     title = f"{profile.provider}: {len(rows)} model{'s' if len(rows) != 1 else ''}{age}"
     out = Console()
-    out.print(render(title, rows, out.width))
+    out.print(render(title, rows, out.width, probes))
     if len(rows) > MANY:
         console.print(f"{len(rows)} models: narrow the list with --search TEXT, --tools, --reasoning or --vision")

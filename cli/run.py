@@ -119,21 +119,49 @@ def bound(port: int, host: str = "127.0.0.1") -> Iterator[socket.socket]:
 
 def settings_for(resolved, token: str | None, log_bodies: bool, **extra):
     """The proxy's settings as run and serve make them: the given token or a fresh random one, the request
-    log, and the bodies log only when asked."""
+    log, the bodies log only when asked, and the batch database (opened by the proxy when batches are used)."""
+    from .batches import database
+
+    extra = {"batch_db_path": database(), "batch_concurrency": resolved.profile.batch_concurrency or 8, **extra}
     return proxy_settings(resolved, token or secrets.token_urlsafe(32), log_path=paths.request_log(),
                           log_bodies_path=(paths.log_dir() / "bodies.jsonl") if log_bodies else None, **extra)
 
 
+def is_claude(cmd: list[str]) -> bool:
+    """The command is Claude Code (named claude, or implied by `-- -p hi` / no command at all)."""
+    return not cmd or cmd[0].startswith("-") or Path(cmd[0]).name == "claude"
+
+
+def budget_for(resolved, given: float | None) -> tuple[float | None, list[str]]:
+    """The run's cap (--budget, else the profile's budget_per_run) and one warning naming the tier models
+    whose price nobody knows (their calls then count $0 unless the upstream reports their cost)."""
+    cap = given if given is not None else resolved.profile.budget_per_run
+    if cap is None or resolved.profile.provider == "openrouter":  # OpenRouter reports each call's cost
+        return cap, []
+    unknown = sorted(m for m in set(resolved.profile.tiers().values())
+                     if (info := resolved.model_info.get(m)) is None or info.price_in is None)
+    return cap, [f"no price known for {', '.join(unknown)}: --budget counts only the cost the upstream reports"
+                 ] if unknown else []
+
+
 def run(cmd: list[str], overrides: Overrides, port: int = 0, claude: str | None = None,
-        print_env: bool = False, log_bodies: bool = False, pass_env: list[str] | None = None) -> int:
+        print_env: bool = False, log_bodies: bool = False, pass_env: list[str] | None = None,
+        budget: float | None = None, statusline: bool = True) -> int:
     if print_env:
         return _print_env(resolve(overrides), port, pass_env)
     with bound(port) as sock:
         resolved = resolve(overrides)
         argv = find_command(cmd, claude)
-        for warning in resolved.warnings():
+        if statusline and is_claude(cmd) and sys.stdin.isatty():  # a status line shows only on a terminal
+            from .statusline import with_statusline
+
+            argv = with_statusline(argv, Path.cwd(), Path.home())
+        cap, budget_warnings = budget_for(resolved, budget)
+        from .probe_store import run_warnings
+
+        for warning in [*resolved.warnings(), *budget_warnings, *run_warnings(resolved)]:
             print(f"orbridge: warning: {warning}", file=sys.stderr)
-        settings = settings_for(resolved, None, log_bodies)
+        settings = settings_for(resolved, None, log_bodies, budget=cap)
         quiet_logging(paths.log_dir() / "proxy.log", settings)
     proxy = ProxyThread(settings, sock)
     try:

@@ -20,7 +20,7 @@ from . import paths
 from .errors import CLIError
 from .keys import mask
 from .resolve import Overrides, resolve
-from .run import bound, log_to, settings_for
+from .run import bound, budget_for, log_to, settings_for
 
 TOKEN_ON_ARGV = ("warning: --token on the command line is visible to every user of this machine (ps); "
                  "use --token-file PATH or ORBRIDGE_TOKEN")
@@ -36,7 +36,7 @@ def _redact_logs(settings) -> None:
 
 def serve(host: str, port: int, token: str | None, show_token: bool, allow_remote: bool, o: Overrides,
           log_bodies: bool, token_file: Path | None = None, token_on_command_line: bool = False,
-          quiet: bool = False, batch_concurrency: int | None = None) -> None:
+          quiet: bool = False, batch_concurrency: int | None = None, budget: float | None = None) -> None:
     token = pick_token(token, token_file, token_on_command_line)
     if batch_concurrency is not None:
         from .config import FieldError, check
@@ -53,9 +53,10 @@ def serve(host: str, port: int, token: str | None, show_token: bool, allow_remot
         resolved = resolve(o)
         from .batches import usable_database
 
-        settings = settings_for(resolved, token, log_bodies, allow_remote=allow_remote,
-                                batch_db_path=usable_database(),
-                                batch_concurrency=batch_concurrency or resolved.profile.batch_concurrency or 8)
+        cap, budget_warnings = budget_for(resolved, budget)
+        concurrency = {"batch_concurrency": batch_concurrency} if batch_concurrency else {}
+        settings = settings_for(resolved, token, log_bodies, allow_remote=allow_remote, budget=cap,
+                                batch_db_path=usable_database(), **concurrency)
     token = settings.token
     port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
@@ -71,7 +72,7 @@ def serve(host: str, port: int, token: str | None, show_token: bool, allow_remot
         print(f"  or: export ANTHROPIC_BASE_URL={url} ANTHROPIC_AUTH_TOKEN={shlex.quote(token)}")
     else:
         print(f"  (sets ANTHROPIC_BASE_URL={url} and ANTHROPIC_AUTH_TOKEN={mask(token)}; --show-token prints it)")
-    for warning in resolved.warnings():
+    for warning in [*resolved.warnings(), *budget_warnings]:
         print(f"orbridge: warning: {warning}", file=sys.stderr)
     if not quiet:
         show_requests()

@@ -50,8 +50,8 @@ def records(path: Path) -> list[dict]:
 
 
 def summarise(recs: list[dict], since: float, by: str) -> list[dict]:
-    groups: dict[str, dict] = defaultdict(lambda: {"requests": 0, "errors": 0, "cancelled": 0, "cost": 0.0,
-                                                   **dict.fromkeys(FIELDS, 0)})
+    groups: dict[str, dict] = defaultdict(lambda: {"requests": 0, "errors": 0, "cancelled": 0, "budget_stops": 0,
+                                                   "cost": 0.0, **dict.fromkeys(FIELDS, 0)})
     for rec in recs:
         if rec.get("time", 0) < since:
             continue
@@ -65,6 +65,7 @@ def summarise(recs: list[dict], since: float, by: str) -> list[dict]:
         g["requests"] += 1
         g["errors"] += is_error(rec)
         g["cancelled"] += is_cancelled(rec)
+        g["budget_stops"] += rec.get("error_type") == "budget"
         for f in FIELDS:
             value = rec.get(f)
             g[f] += value if isinstance(value, int) else 0
@@ -73,27 +74,31 @@ def summarise(recs: list[dict], since: float, by: str) -> list[dict]:
     return [{by: k, **v} for k, v in sorted(groups.items())]
 
 
-HEADERS = {"requests": 8, "errors": 6, "cancelled": 9, "in": 6, "out": 6, "cache read": 10, "cost": 8}
-FOLD = ("cache read", "cancelled", "errors")
+HEADERS = {"requests": 8, "errors": 6, "cancelled": 9, "budget stops": 12, "in": 6, "out": 6, "cache read": 10,
+           "cost": 8}
+FOLD = ("budget stops", "cache read", "cancelled", "errors")
 
 
 def _cells(r: dict, by: str, name: str) -> dict[str, str]:
     return {by: name, "requests": str(r["requests"]), "errors": str(r["errors"]), "cancelled": str(r["cancelled"]),
-            "in": display.tokens(r["input_tokens"]), "out": display.tokens(r["output_tokens"]),
+            "budget stops": str(r.get("budget_stops", 0)), "in": display.tokens(r["input_tokens"]),
+            "out": display.tokens(r["output_tokens"]),
             "cache read": display.tokens(r["cache_read_input_tokens"]), "cost": display.cost(r["cost"])}
 
 
 def render(rows: list[dict], by: str, since: str, width: int):
     """The groups and their total as a table at most `width` cells wide."""
     need = display.natural((display.plain(r[by]) for r in rows), by, floor=len("total"))
-    widths = display.fit({by: min(need, 28), **HEADERS}, width, FOLD, {by: need})
-    table = display.table(widths, HEADERS, title=display.text(f"usage over the last {since}, by {by}"))
-    total = {"requests": 0, "errors": 0, "cancelled": 0, "cost": 0.0, **dict.fromkeys(FIELDS, 0)}
+    # budget stops (--budget refused a request) get a column only when there were some
+    headers = {k: w for k, w in HEADERS.items() if k != "budget stops" or any(r.get("budget_stops") for r in rows)}
+    widths = display.fit({by: min(need, 28), **headers}, width, FOLD, {by: need})
+    table = display.table(widths, headers, title=display.text(f"usage over the last {since}, by {by}"))
+    total = {"requests": 0, "errors": 0, "cancelled": 0, "budget_stops": 0, "cost": 0.0, **dict.fromkeys(FIELDS, 0)}
     for r in rows:
         cells = _cells(r, by, display.plain(r[by]))
         table.add_row(*(display.text(cells[name]) for name in widths))
         for k in total:
-            total[k] += r[k]
+            total[k] += r.get(k, 0)
     cells = _cells(total, by, "total")
     table.add_row(*(display.text(cells[name]) for name in widths), style="bold")
     return table

@@ -27,6 +27,7 @@ from starlette.routing import Route
 from . import __version__, tokens, upstreams
 from .batches import api as batch_api
 from .batches import runner as batch_runner
+from .budget import Budget
 from .errors import ProxyError, bad_request, error_response, final
 from .listen import is_loopback
 from .messages import MessagesHandler
@@ -142,6 +143,10 @@ async def messages(request: Request) -> Response:
     state = request.app.state
     body = await read_json(request)
     session = request.headers.get("x-claude-code-session-id")
+    if state.budget is not None and (refusal := state.budget.refusal()) is not None:
+        call = state.calls.begin(session, str(body.get("model")), bool(body.get("stream")))
+        state.calls.done(call, ProxyError(refusal.status, "budget", refusal.message))  # logged as a budget stop
+        return error_response(refusal)
     if state.bodies is not None:
         state.bodies.write({"time": round(time.time(), 3), "session": session, "body": body})
     if state.passthrough is not None:
@@ -227,7 +232,8 @@ def create_app(settings: Settings, transport: Transport | None = None) -> Starle
     request_log = RequestLog(settings.log_path)
     handler = passthrough = None
     reach = Reachability(up.base_url)
-    calls = CallLog(request_log, settings, redact)
+    budget = Budget(settings.budget) if settings.budget else None
+    calls = CallLog(request_log, settings, redact, budget)
     transport = transport or make_transport(settings)
     if upstreams.kind(up.kind).relays:
         from .passthrough import PassthroughHandler
@@ -239,10 +245,10 @@ def create_app(settings: Settings, transport: Transport | None = None) -> Starle
     @asynccontextmanager
     async def lifespan(_app: Starlette):
         check = asyncio.ensure_future(reach.check()) if settings.check_upstream else None
-        batches = batch_runner.start(_app)
+        batch_runner.start(_app)
         yield
-        if batches is not None:
-            await batches.stop()
+        if getattr(_app.state, "batches", None) is not None:
+            await _app.state.batches.stop()
         if check is not None:
             check.cancel()
         await transport.aclose()
@@ -252,6 +258,7 @@ def create_app(settings: Settings, transport: Transport | None = None) -> Starle
                                            allow_remote=settings.allow_remote)],
                     exception_handlers={HTTPException: http_error})
     app.state.settings = settings
+    app.state.batches = None
     app.state.handler = handler
     app.state.passthrough = passthrough
     app.state.request_log = request_log
@@ -260,4 +267,5 @@ def create_app(settings: Settings, transport: Transport | None = None) -> Starle
     app.state.redact = redact
     app.state.reach = reach
     app.state.calls = calls
+    app.state.budget = budget
     return app

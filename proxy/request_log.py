@@ -134,10 +134,11 @@ class CallLog:
     """The one way a handler finishes a call: its error redacted (as the client and the log see it), one
     request-log line however many paths reach the end, priced from the catalogue when the upstream gave none."""
 
-    def __init__(self, log: RequestLog, settings, redact: Callable[[str], str] = str) -> None:
+    def __init__(self, log: RequestLog, settings, redact: Callable[[str], str] = str, budget=None) -> None:
         self.log = log
         self.settings = settings
         self.redact = redact
+        self.budget = budget  # a budget.Budget when this run has a cap: every logged call adds its cost
         self.open = 0  # calls begun and not logged yet: the launcher waits for them before it exits
 
     def begin(self, session: str | None, model: str, stream: bool) -> Call:
@@ -167,7 +168,13 @@ class CallLog:
             # After the first byte the client has its 200: the log keeps that status, with the error beside it.
             call.status = err.status if call.status == 200 and not call.first_token else call.status
             call.error_type, call.error_message = err.type, err.message
-        self.log.write(call.record(self.settings.profile, self.settings.upstream.provider))
+        record = call.record(self.settings.profile, self.settings.upstream.provider)
+        if info is not None and info.context_length:
+            record["window"] = info.context_length  # the serving model's real window, for `orbridge statusline`
+        if self.budget is not None:
+            self.budget.add(call.cost, answered=call.status == 200 or call.status == 499)
+            record.update(self.budget.fields())
+        self.log.write(record)
         return err
 
     def fail(self, call: Call, err: ProxyError) -> Response:

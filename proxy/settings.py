@@ -109,3 +109,4 @@ class Settings:
     # The Message Batches database (proxy/batches); None: this proxy keeps no batches.
     batch_db_path: Path | None = None
     batch_concurrency: int = 8  # batch requests in flight at once
+    budget: float | None = None  # USD this run may spend (`--budget`); None: no cap (proxy/budget.py)

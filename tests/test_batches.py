@@ -150,9 +150,9 @@ def test_cancel_leaves_pending_canceled_in_flight_finished(batches, upstream):
 def test_expiry_with_an_injected_clock(batches, upstream):
     echo(upstream, pause=0.3)
     proxy = batches(batch_concurrency=1)
-    store = proxy.server.app.state.batches.store
     client = sdk(proxy)
     batch = client.messages.batches.create(requests=batch_of(10))
+    store = proxy.server.app.state.batches.store  # opened by the first batch call
     deadline = time.monotonic() + 10
     while not upstream.chat_requests() and time.monotonic() < deadline:
         time.sleep(0.01)

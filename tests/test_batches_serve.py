@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import time
 
 import pytest
@@ -94,3 +95,26 @@ def test_a_symlinked_database_is_refused_before_serving(home):
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert r.stderr.startswith("orbridge: refusing") and "symbolic link" in r.stderr and "  fix: " in r.stderr
     assert home("batches", "list").returncode == 1
+
+
+def test_batches_under_orbridge_run_open_the_database_on_first_use(home):
+    """`orbridge run -- python job.py`: the SDK's batches work in the child; a run that never used batches
+    never created the database."""
+    add_profile(home)
+    home.fake.default = Reply(body=completion("done"))
+    assert home("run", "--", sys.executable, "-c", "pass").returncode == 0
+    assert not list(home.root.rglob("batches.db")), "a run without batches opened the database"
+    job = ("import anthropic, os, time\n"
+           "c = anthropic.Anthropic(base_url=os.environ['ANTHROPIC_BASE_URL'],\n"
+           "                        api_key=os.environ['ANTHROPIC_AUTH_TOKEN'], max_retries=0)\n"
+           "reqs = [{'custom_id': f'j{i}', 'params': {'model': 'claude-sonnet-4-5', 'max_tokens': 10,\n"
+           "         'messages': [{'role': 'user', 'content': f'j{i}'}]}} for i in range(5)]\n"
+           "b = c.messages.batches.create(requests=reqs)\n"
+           "while c.messages.batches.retrieve(b.id).processing_status != 'ended':\n"
+           "    time.sleep(0.05)\n"
+           "print(sorted(r.custom_id for r in c.messages.batches.results(b.id) if r.result.type == 'succeeded'))\n")
+    r = home("run", "--", sys.executable, "-c", job)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[-2] == str([f"j{i}" for i in range(5)])
+    found = list(home.root.rglob("batches.db"))
+    assert len(found) == 1 and oct(found[0].stat().st_mode & 0o777) == "0o600", found

@@ -18,6 +18,7 @@ from ..errors import bad_request, final
 from .checks import checked
 from .forward import Forward
 from .parse import requests_of
+from .runner import start
 from .shapes import message_batch
 from .store import NotEnded
 
@@ -28,8 +29,11 @@ BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 def _runner(request: Request):
     """The app's runner (a local store), or its Forward to an upstream's own batch API."""
-    runner = getattr(request.app.state, "batches", None)
+    runner = getattr(request.app.state, "batches", None) or start(request.app, on_demand=True)
     if runner is None:
+        failure = getattr(request.app.state, "batches_failure", None)
+        if failure:
+            raise final(500, "api_error", failure)
         raise final(404, "not_found_error", "this orbridge proxy keeps no batches (it was started without a "
                                             "state directory)")
     batch_id = request.path_params.get("batch_id")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -152,14 +154,26 @@ class Runner:
         return "errored", '{"type":"errored","error":' + _error_of(response) + "}"
 
 
-def start(app) -> Runner | Forward | None:
+def start(app, on_demand: bool = False) -> Runner | Forward | None:
     """What serves the app's batches (also `app.state.batches`, which the endpoints use): the upstream's own
-    batch API for an Anthropic upstream, else a runner when the settings name a database."""
+    batch API for an Anthropic upstream, else a runner when the settings name a database. At startup a runner
+    starts only when the database exists (it may hold work to resume); otherwise at the first batch call
+    (`on_demand`), so a Claude Code session that never uses batches never opens it. A database that cannot
+    be opened safely leaves the proxy serving messages, and the batch endpoints saying why."""
     settings = app.state.settings
+    if getattr(app.state, "batches", None) is not None:
+        return app.state.batches
     if forwards(settings):
         app.state.batches = Forward(settings, app.state.passthrough.transport)
         return app.state.batches
-    if settings.batch_db_path is None:
+    path = settings.batch_db_path
+    if path is None or not (on_demand or os.path.lexists(path)):
         return None
-    app.state.batches = Runner(Store(settings.batch_db_path), app.state, settings.batch_concurrency).start()
+    try:
+        store = Store(path)
+    except (OSError, sqlite3.Error) as exc:  # UnsafePath is an OSError
+        log.warning("batches: cannot use %s: %s", path, exc)
+        app.state.batches_failure = f"cannot use the batch database {path}: {exc}"
+        return None
+    app.state.batches = Runner(store, app.state, settings.batch_concurrency).start()
     return app.state.batches
