@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 
 import httpx
 import pytest
 
 from tests.wire_fakes import Fail, Text, Thinking, ToolCall, Turn, start
 
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no fetch of the price table: tests stay on 127.0.0.1
 litellm = pytest.importorskip("litellm")
 
 BASH = {"type": "function", "function": {
@@ -31,6 +33,8 @@ def litellm_args(provider: str, fake) -> dict:
                           "api_version": c["api_version"], "max_retries": 0},
         "mistral": lambda: {"model": "mistral/mistral-large-latest", "api_base": fake.url + "/v1",
                             "api_key": c["api_key"]},
+        "cohere": lambda: {"model": "cohere_chat/command-a-03-2025", "api_base": fake.url + "/v2/chat",
+                           "api_key": c["api_key"]},
     }[provider]()
 
 
@@ -66,12 +70,31 @@ def call(provider: str, fake, stream: bool, **kw) -> dict:
     return asyncio.run(run())
 
 
-LITELLM_PROVIDERS = ["gemini", "azure", "mistral"]
+LITELLM_PROVIDERS = ["gemini", "azure", "mistral", "cohere"]
+
+
+STREAM_DEFECTS = {
+    "cohere": "LiteLLM 1.110.2's Cohere v2 stream parser runs json.loads on the raw SSE line 'event: message-start'",
+}
+
+
+def streamed(providers: list[str]) -> list:
+    """Providers as params, each LiteLLM defect on that provider's stream a strict xfail naming it."""
+    return [pytest.param(p, marks=[pytest.mark.xfail(strict=True, reason=STREAM_DEFECTS[p])]
+                         if p in STREAM_DEFECTS else [], id=p) for p in providers]
+
+
+@pytest.mark.parametrize("provider", streamed(LITELLM_PROVIDERS))
+def test_litellm_streamed_text(provider):
+    check_text(provider, stream=True)
 
 
 @pytest.mark.parametrize("provider", LITELLM_PROVIDERS)
-@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
-def test_litellm_text(provider, stream):
+def test_litellm_whole_text(provider):
+    check_text(provider, stream=False)
+
+
+def check_text(provider, stream):
     with start(provider) as fake:
         fake.script([Turn([Text("Hello there, friend")], usage=(40, 9), chunks=3)])
         out = call(provider, fake, stream, stream_options={"include_usage": True} if stream else None)
@@ -82,7 +105,7 @@ def test_litellm_text(provider, stream):
         assert len(fake.requests) == 1
 
 
-@pytest.mark.parametrize("provider", LITELLM_PROVIDERS)
+@pytest.mark.parametrize("provider", streamed(LITELLM_PROVIDERS))
 def test_litellm_streamed_tool_calls(provider):
     with start(provider) as fake:
         fake.script([Turn([Text("Let me look."), ToolCall("Bash", {"command": "ls -la"}),
@@ -256,3 +279,34 @@ def test_mistral_raw_rules_and_stream():
         assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls" and chunks[-1]["usage"]["total_tokens"] == 19
         r = httpx.post(url, headers={"authorization": "Bearer nope"}, json={"model": "m", "messages": msgs[:1]})
         assert r.status_code == 401
+
+
+def test_cohere_raw_stream_events():
+    with start("cohere") as fake:
+        fake.script([Turn([Text("I will list them."), ToolCall("Bash", {"command": "ls"})], usage=(50, 8), chunks=2),
+                     Turn([Thinking("plan"), Text("done")]), Fail("rate_limit")])
+        url, auth = f"{fake.url}/v2/chat", {"authorization": "Bearer co-test-key"}
+        body = {"model": "command-a-03-2025", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+        r = httpx.post(url, headers=auth, json=body)
+        events = sse_events(r.content)
+        assert all(name == json.loads(data)["type"] for name, data in events), "event: line names each data"
+        names = [name for name, _ in events]
+        assert names == ["message-start", "tool-plan-delta", "tool-plan-delta", "tool-call-start", "tool-call-delta",
+                         "tool-call-delta", "tool-call-end", "message-end"]
+        start_ = json.loads(events[3][1])["delta"]["message"]["tool_calls"]
+        assert start_["id"].startswith("Bash_") and start_["function"] == {"name": "Bash", "arguments": ""}
+        end = json.loads(events[-1][1])["delta"]
+        assert end["finish_reason"] == "TOOL_CALL"
+        assert end["usage"]["billed_units"] == end["usage"]["tokens"] == {"input_tokens": 50, "output_tokens": 8}
+        r = httpx.post(url, headers=auth, json={**body, "stream": False})
+        assert [c["type"] for c in r.json()["message"]["content"]] == ["thinking", "text"]
+        assert r.json()["finish_reason"] == "COMPLETE"
+        r = httpx.post(url, headers=auth, json=body)
+        assert r.status_code == 429 and "message" in r.json()
+        r = httpx.post(url, headers={"authorization": "Bearer nope"}, json=body)
+        assert r.status_code == 401 and r.json()["message"] == "invalid api token"
+        r = httpx.post(url, headers=auth, json={**body, "tool_choice": "auto", "max_tokens": 9})
+        assert r.status_code == 400 and "tool_choice" in r.json()["message"]
+        r = httpx.post(url, headers=auth, json={**body, "max_tokens": 32000})
+        assert r.status_code == 400 and "max_tokens" in r.json()["message"]
+        assert len(fake.violations) == 2
