@@ -33,6 +33,10 @@ def litellm_args(provider: str, fake) -> dict:
                           "api_version": c["api_version"], "max_retries": 0},
         "mistral": lambda: {"model": "mistral/mistral-large-latest", "api_base": fake.url + "/v1",
                             "api_key": c["api_key"]},
+        "bedrock": lambda: {"model": "bedrock/converse/us.anthropic.claude-sonnet-4-20250514-v1:0",
+                            "aws_access_key_id": c["aws_access_key_id"],
+                            "aws_secret_access_key": c["aws_secret_access_key"], "aws_region_name": c["region"],
+                            "aws_bedrock_runtime_endpoint": fake.url},
         "cohere": lambda: {"model": "cohere_chat/command-a-03-2025", "api_base": fake.url + "/v2/chat",
                            "api_key": c["api_key"]},
     }[provider]()
@@ -70,7 +74,7 @@ def call(provider: str, fake, stream: bool, **kw) -> dict:
     return asyncio.run(run())
 
 
-LITELLM_PROVIDERS = ["gemini", "azure", "mistral", "cohere"]
+LITELLM_PROVIDERS = ["gemini", "azure", "mistral", "cohere", "bedrock"]
 
 
 STREAM_DEFECTS = {
@@ -118,7 +122,7 @@ def test_litellm_streamed_tool_calls(provider):
         assert fake.violations == []
 
 
-LITELLM_ERRORS = {"auth": "AuthenticationError", "rate_limit": "RateLimitError",
+LITELLM_ERRORS = {"auth": ("AuthenticationError", "PermissionDeniedError"), "rate_limit": "RateLimitError",
                   "server": "InternalServerError", "context": "ContextWindowExceededError",
                   "output_cap": "BadRequestError"}
 
@@ -147,7 +151,8 @@ def test_litellm_sees_each_error(provider, kind):
         if kind == "server":
             assert getattr(err, "status_code", 0) >= 500, repr(err)
         else:
-            assert isinstance(err, getattr(litellm, LITELLM_ERRORS[kind])), repr(err)
+            names = LITELLM_ERRORS[kind] if isinstance(LITELLM_ERRORS[kind], tuple) else (LITELLM_ERRORS[kind],)
+            assert isinstance(err, tuple(getattr(litellm, n) for n in names)), repr(err)
         assert len(fake.requests) == 1, "LiteLLM retried"
 
 
@@ -159,6 +164,17 @@ def test_litellm_gemini_thinking():
         assert fake.violations == []
         config = fake.requests[0].body["generationConfig"]
         assert config["thinkingConfig"]["includeThoughts"] is True
+
+
+def test_litellm_bedrock_reasoning():
+    with start("bedrock") as fake:
+        fake.script([Turn([Thinking("let me see"), Text("Hi"), ToolCall("Bash", {"command": "ls"})], chunks=2)])
+        out = call("bedrock", fake, True, tools=[BASH], thinking={"type": "enabled", "budget_tokens": 2048})
+        assert out["reasoning"] == "let me see" and out["text"] == "Hi"
+        assert json.loads(out["calls"][0]["args"]) == {"command": "ls"}
+        assert fake.violations == []
+        sent = fake.requests[0].body
+        assert sent["additionalModelRequestFields"]["thinking"] == {"type": "enabled", "budget_tokens": 2048}
 
 
 # -- raw HTTP: each fake's own shapes, without any client library ------------------------------------------------
@@ -309,4 +325,55 @@ def test_cohere_raw_stream_events():
         assert r.status_code == 400 and "tool_choice" in r.json()["message"]
         r = httpx.post(url, headers=auth, json={**body, "max_tokens": 32000})
         assert r.status_code == 400 and "max_tokens" in r.json()["message"]
+        assert len(fake.violations) == 2
+
+
+def bedrock_post(fake, path: str, body: dict, secret: str | None = None, key: str | None = None) -> httpx.Response:
+    """A Converse call signed with botocore's SigV4 signer, as the AWS SDKs sign it."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    c = fake.credentials
+    req = AWSRequest("POST", fake.url + path, data=json.dumps(body).encode(),
+                     headers={"content-type": "application/json"})
+    SigV4Auth(Credentials(key or c["aws_access_key_id"], secret or c["aws_secret_access_key"]), "bedrock",
+              c["region"]).add_auth(req)
+    return httpx.post(fake.url + path, content=req.body, headers=dict(req.headers.items()))
+
+
+def test_bedrock_raw_event_stream_and_auth():
+    from botocore.eventstream import EventStreamBuffer
+
+    with start("bedrock") as fake:
+        fake.script([Turn([Thinking("hmm", signature="c2ln"), Text("ok"), ToolCall("Bash", {"command": "ls"})],
+                          usage=(30, 11), chunks=2)])
+        path = "/model/us.anthropic.claude-sonnet-4-20250514-v1%3A0/converse-stream"
+        body = {"messages": [{"role": "user", "content": [{"text": "hi"}]}], "inferenceConfig": {"maxTokens": 1000}}
+        r = bedrock_post(fake, path, body)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/vnd.amazon.eventstream"
+        buffer = EventStreamBuffer()  # botocore's own decoder checks both CRCs of every message
+        buffer.add_data(r.content)
+        events = [(m.headers[":event-type"], json.loads(m.payload)) for m in buffer]
+        assert [name for name, _ in events] == [
+            "messageStart", "contentBlockDelta", "contentBlockDelta", "contentBlockDelta", "contentBlockStop",
+            "contentBlockDelta", "contentBlockDelta", "contentBlockStop", "contentBlockStart", "contentBlockDelta",
+            "contentBlockDelta", "contentBlockStop", "messageStop", "metadata"]
+        assert events[3][1]["delta"] == {"reasoningContent": {"signature": "c2ln"}}
+        assert events[8][1]["start"]["toolUse"]["name"] == "Bash"
+        assert events[8][1]["start"]["toolUse"]["toolUseId"].startswith("tooluse_")
+        assert events[12][1]["stopReason"] == "tool_use"
+        assert events[13][1]["usage"] == {"inputTokens": 30, "outputTokens": 11, "totalTokens": 41}
+        assert fake.violations == []
+
+        r = bedrock_post(fake, path, body, secret="wrong-secret")
+        assert r.status_code == 403 and r.headers["x-amzn-errortype"].startswith("InvalidSignatureException:")
+        r = bedrock_post(fake, path, body, key="AKIAUNKNOWN")
+        assert r.status_code == 403 and r.headers["x-amzn-errortype"].startswith("UnrecognizedClientException:")
+        assert r.json() == {"message": "The security token included in the request is invalid."}
+        r = bedrock_post(fake, path, {**body, "inferenceConfig": {"maxTokens": 128000}})
+        assert r.status_code == 400 and r.headers["x-amzn-errortype"].startswith("ValidationException:")
+        assert "exceeds the model limit of 64000" in r.json()["message"]
+        r = bedrock_post(fake, path, {"messages": body["messages"] * 2})
+        assert r.status_code == 400 and "alternate" in r.json()["message"]
         assert len(fake.violations) == 2
