@@ -51,6 +51,45 @@ def schema_problems(schema: object, where: str) -> list[str]:
     return problems
 
 
+def _field(part: dict, name: str) -> object:
+    """A proto field by its JSON name or its original snake_case name (the API accepts both)."""
+    return part.get(name, part.get(re.sub(r"([A-Z])", r"_\1", name).lower()))
+
+
+def _count(content: dict, kind: str) -> int:
+    return sum(1 for part in content.get("parts") or [] if _field(part, kind) is not None)
+
+
+def turn_problems(contents: list[dict], model: str) -> list[str]:
+    """Gemini's pairing of function calls and responses (and, from Gemini 3, signatures on the calls)."""
+    problems = []
+    for i, content in enumerate(contents):
+        before = contents[i - 1] if i else {}
+        calls = _count(before, "functionCall")
+        if _count(content, "functionResponse"):
+            if before.get("role") != "model" or not calls:
+                problems.append("Please ensure that function response turn comes immediately after a function call "
+                                "turn.")
+            elif _count(content, "functionResponse") != calls:
+                problems.append("Please ensure that the number of function response parts is equal to the number "
+                                "of function call parts of the function call turn.")
+        if _count(content, "functionCall") and before.get("role", "user" if i else None) != "user":
+            problems.append("Please ensure that function call turn comes immediately after a user turn or after a "
+                            "function response turn.")
+    if model.startswith("gemini-3"):
+        asked = max((i for i, c in enumerate(contents) if c.get("role", "user") == "user" and _count(c, "text")),
+                    default=0)
+        for i, content in enumerate(contents[asked:], asked):
+            first = next((p for p in content.get("parts") or [] if _field(p, "functionCall")), None)
+            if first is not None and _field(first, "thoughtSignature") is None:
+                problems.append("Function call is missing a thought_signature in functionCall parts. This is "
+                                "required for tools to work correctly, and missing thought_signature may lead to "
+                                f"degraded model performance. Additional data, function call `default_api:"
+                                f"{_field(first, 'functionCall').get('name')}` , position {i + 1}. Please refer to "
+                                "https://ai.google.dev/gemini-api/docs/thought-signatures for more details.")
+    return problems
+
+
 def request_problems(body: object, model: str) -> tuple[list[str], str | None]:
     """(broken rules, Fail kind to answer with): the checks the real API makes before the model runs."""
     if not isinstance(body, dict):
@@ -72,6 +111,7 @@ def request_problems(body: object, model: str) -> tuple[list[str], str | None]:
                                 f"function name {decl.get('name')!r}.")
             if "parameters" in decl:
                 problems += schema_problems(decl["parameters"], f"tools[{t}].function_declarations[{f}].parameters")
+    problems += turn_problems(contents or [], model)
     config = body.get("generationConfig") or body.get("generation_config") or {}
     wanted = config.get("maxOutputTokens", config.get("max_output_tokens"))
     limit = MAX_OUTPUT.get(model, 65536)

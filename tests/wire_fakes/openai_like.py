@@ -46,3 +46,20 @@ def deltas(turn: Turn, make_id: Callable[[], str], whole_calls: bool) -> list[di
 
 def sse(objects: list[dict]) -> list[bytes]:
     return [b"data: " + json.dumps(o, ensure_ascii=False).encode() + b"\n\n" for o in objects] + [b"data: [DONE]\n\n"]
+
+
+def unanswered_calls(messages: list[dict]) -> tuple[list[str], list[int]]:
+    """(call ids that no tool message answers, indexes of tool messages that answer no preceding call)."""
+    unanswered: list[str] = []
+    orphans: list[int] = []
+    waiting: list[str] = []
+    for i, msg in enumerate(messages):
+        if msg.get("role") == "tool":
+            if msg.get("tool_call_id") in waiting:
+                waiting.remove(msg["tool_call_id"])
+            else:
+                orphans.append(i)
+            continue
+        unanswered += waiting
+        waiting = [str(c.get("id")) for c in msg.get("tool_calls") or []] if msg.get("role") == "assistant" else []
+    return unanswered + waiting, orphans
