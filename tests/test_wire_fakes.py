@@ -217,6 +217,26 @@ def test_litellm_parallel_calls_and_results_round_trip(provider):
         assert fake.violations == []
 
 
+PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+
+
+@pytest.mark.parametrize("provider", [case(p) for p in LITELLM_PROVIDERS])
+def test_litellm_image(provider):
+    """A base64 PNG in a user turn reaches each provider as that provider's image part, bytes intact."""
+    with start(provider) as fake:
+        fake.script([Turn([Text("a pixel")])])
+
+        async def run():
+            content = [{"type": "text", "text": "what is this?"},
+                       {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}]
+            return await litellm.acompletion(**litellm_args(provider, fake), num_retries=0,
+                                             messages=[{"role": "user", "content": content}])
+
+        assert asyncio.run(run()).choices[0].message.content == "a pixel"
+        assert fake.violations == []
+        assert PNG in model_calls(fake)[0].raw.decode()
+
+
 @pytest.mark.parametrize("provider", [case("bedrock"), case("gemini")])
 def test_litellm_thinking_round_trip(provider):
     """Reasoning with a tool call, then the tool result sent back with the assistant turn as LiteLLM keeps it:
@@ -303,7 +323,10 @@ def test_gemini_raw_rules_and_errors():
         r = httpx.post(url, params={"key": "gm-test-key"},
                        json={"contents": [{"role": "assistant", "parts": [{"text": "x"}]}]})
         assert r.status_code == 400
-        assert len(fake.violations) == 3
+        r = httpx.post(url, params={"key": "gm-test-key"}, json={"contents": [{"role": "user", "parts": [
+            {"inline_data": {"mime_type": "image/png", "data": "data:image/png;base64," + PNG}}]}]})
+        assert r.status_code == 400 and "Base64 decoding failed" in r.json()["error"]["message"]
+        assert len(fake.violations) == 4
         r = httpx.post(url, params={"key": "wrong"}, json=GEMINI_BODY)
         assert r.status_code == 400 and r.json()["error"]["details"][0]["reason"] == "API_KEY_INVALID"
         r = httpx.post(url, headers={"x-goog-api-key": "gm-test-key"}, json=GEMINI_BODY)
@@ -565,4 +588,7 @@ def test_bedrock_raw_tool_result_and_thinking_rules():
             assert r.status_code == 400 and refusal in r.json()["message"], refusal
         r = bedrock_post(fake, path, {"messages": [ask, bare_call, result]})
         assert r.status_code == 200, "without thinking, the call alone is fine"
-        assert len(fake.violations) == 3
+        image = {"image": {"format": "image/png", "source": {"bytes": PNG}}}
+        r = bedrock_post(fake, path, {"messages": [{"role": "user", "content": [image]}]})
+        assert r.status_code == 400 and "image.format" in r.json()["message"]
+        assert len(fake.violations) == 4

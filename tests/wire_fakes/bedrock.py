@@ -62,6 +62,10 @@ def rule_breaks(body: dict) -> tuple[list[str], str | None]:
             if "text" in block and not block["text"].strip():
                 problems.append(f"The text field in the ContentBlock object at messages.{i}.content.{j} is blank. "
                                 "Add text to the text field, and try again.")
+            image = block.get("image")
+            if image is not None and image.get("format") not in ("png", "jpeg", "gif", "webp"):
+                problems.append(f"messages.{i}.content.{j}.member.image.format: Member must satisfy enum value set: "
+                                "[png, jpeg, gif, webp]")
             for key in ("toolUse", "toolResult"):
                 if key in block and not NAME.match(block[key].get("toolUseId", "")):
                     problems.append(f"messages.{i}.content.{j}.{key}.toolUseId: Member must satisfy regular "

@@ -5,6 +5,7 @@ Vertex shares the body and answer shapes (vertex.py subclasses this with its own
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 
@@ -56,6 +57,14 @@ def _field(part: dict, name: str) -> object:
     return part.get(name, part.get(re.sub(r"([A-Z])", r"_\1", name).lower()))
 
 
+def _is_base64(text: str) -> bool:
+    try:
+        base64.b64decode(text, validate=True)
+    except (ValueError, TypeError):
+        return False
+    return bool(text)
+
+
 def _count(content: dict, kind: str) -> int:
     return sum(1 for part in content.get("parts") or [] if _field(part, kind) is not None)
 
@@ -104,6 +113,11 @@ def request_problems(body: object, model: str) -> tuple[list[str], str | None]:
             problems.append(f"Please use a valid role: user, model. (contents[{i}].role={content.get('role')!r})")
         if not content.get("parts"):
             problems.append(f"* GenerateContentRequest.contents[{i}].parts: contents.parts must not be empty.")
+        for j, part in enumerate(content.get("parts") or []):
+            blob = _field(part, "inlineData")
+            if isinstance(blob, dict) and not _is_base64(blob.get("data", "")):
+                problems.append(f"Invalid value at 'contents[{i}].parts[{j}].inline_data.data' (TYPE_BYTES), "
+                                f"Base64 decoding failed for \"{str(blob.get('data'))[:20]}\"")
     for t, tool in enumerate(body.get("tools") or []):
         for f, decl in enumerate(tool.get("functionDeclarations") or tool.get("function_declarations") or []):
             if not FUNCTION_NAME.match(decl.get("name", "")):
