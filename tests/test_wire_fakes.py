@@ -592,3 +592,22 @@ def test_bedrock_raw_tool_result_and_thinking_rules():
         r = bedrock_post(fake, path, {"messages": [{"role": "user", "content": [image]}]})
         assert r.status_code == 400 and "image.format" in r.json()["message"]
         assert len(fake.violations) == 4
+
+
+@pytest.mark.parametrize("provider", ["azure", "mistral"])
+def test_thinking_refused_where_the_provider_shows_none(provider):
+    with start(provider) as fake, pytest.raises(ValueError, match="no visible thinking"):
+        fake.script([Turn([Thinking("hidden")])])
+
+
+def test_a_crash_in_a_fake_is_a_500_and_a_violation():
+    from tests.wire_fakes.server import WireFake
+
+    class Broken(WireFake):
+        def answer(self, req):
+            raise KeyError("oops")
+
+    with Broken().start() as fake:
+        r = httpx.post(fake.url + "/anything", json={})
+        assert r.status_code == 500 and "oops" in r.json()["wire_fake_error"]
+        assert fake.violations == ["wire fake crashed: KeyError('oops')"]

@@ -63,6 +63,7 @@ def chunks(turn: Turn, model: str, include_usage: bool) -> list[dict]:
 
 class AzureFake(WireFake):
     name = "azure"
+    thinking = False
     route = re.compile(r"^/openai/deployments/(?P<deployment>[^/]+)/chat/completions$")
 
     def __init__(self) -> None:

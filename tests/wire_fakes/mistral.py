@@ -70,6 +70,7 @@ def rule_breaks(body: dict) -> list[str]:
 
 class MistralFake(WireFake):
     name = "mistral"
+    thinking = False
     route = re.compile(r"^(?:/v1)?/chat/completions$")
 
     def __init__(self) -> None:

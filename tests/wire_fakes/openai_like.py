@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from .script import Text, Thinking, ToolCall, Turn, split
+from .script import Text, ToolCall, Turn, split
 
 FINISH = {"stop": "stop", "tool_calls": "tool_calls", "length": "length"}
 
@@ -26,8 +26,6 @@ def message(turn: Turn, make_id: Callable[[], str]) -> dict:
 
 def deltas(turn: Turn, make_id: Callable[[], str], whole_calls: bool) -> list[dict]:
     """Stream deltas: role, text pieces, then each call (arguments in pieces unless `whole_calls`)."""
-    if any(isinstance(p, Thinking) for p in turn.parts):
-        raise ValueError("this provider's chat API has no visible thinking")
     out: list[dict] = [{"role": "assistant", "content": ""}]
     index = 0
     for part in turn.parts:
