@@ -327,6 +327,12 @@ def test_gemini_raw_rules_and_errors():
             {"inline_data": {"mime_type": "image/png", "data": "data:image/png;base64," + PNG}}]}]})
         assert r.status_code == 400 and "Base64 decoding failed" in r.json()["error"]["message"]
         assert len(fake.violations) == 4
+        listing = httpx.get(f"{fake.url}/v1beta/models", headers={"x-goog-api-key": "gm-test-key"}).json()
+        pro = next(m for m in listing["models"] if m["name"] == "models/gemini-2.5-pro")
+        assert pro["outputTokenLimit"] == 65536 and pro["thinking"] is True
+        assert httpx.get(f"{fake.url}/models/gemini-2.0-flash", params={"key": "gm-test-key"}).json()[
+            "outputTokenLimit"] == 8192
+        assert httpx.get(f"{fake.url}/v1beta/models").status_code == 403
         r = httpx.post(url, params={"key": "wrong"}, json=GEMINI_BODY)
         assert r.status_code == 400 and r.json()["error"]["details"][0]["reason"] == "API_KEY_INVALID"
         r = httpx.post(url, headers={"x-goog-api-key": "gm-test-key"}, json=GEMINI_BODY)

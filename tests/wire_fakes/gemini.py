@@ -12,7 +12,8 @@ import re
 from .script import Fail, Text, Thinking, ToolCall, Turn, split, token
 from .server import Received, Reply, WireFake, json_reply
 
-MAX_OUTPUT = {"gemini-2.5-pro": 65536, "gemini-2.5-flash": 65536, "gemini-2.0-flash": 8192}
+MAX_OUTPUT = {"gemini-2.5-pro": 65536, "gemini-2.5-flash": 65536, "gemini-3-pro-preview": 65536,
+              "gemini-2.0-flash": 8192}
 SCHEMA_KEYS = {"type", "format", "title", "description", "nullable", "enum", "maxItems", "minItems", "properties",
                "required", "minProperties", "maxProperties", "minLength", "maxLength", "pattern", "example",
                "anyOf", "propertyOrdering", "default", "items", "minimum", "maximum"}
@@ -212,6 +213,14 @@ def responses(turn: Turn, model: str, stream: bool) -> list[dict]:
     return out
 
 
+def model_info(name: str) -> dict:
+    """One entry of models.list, with the limits the fake enforces."""
+    return {"name": f"models/{name}", "version": name.split("-")[1], "displayName": name.replace("-", " ").title(),
+            "inputTokenLimit": 1048576, "outputTokenLimit": MAX_OUTPUT[name],
+            "supportedGenerationMethods": ["generateContent", "countTokens", "createCachedContent"],
+            "temperature": 1, "maxTemperature": 2, "topP": 0.95, "topK": 64, "thinking": name != "gemini-2.0-flash"}
+
+
 class GeminiFake(WireFake):
     name = "gemini"
     route = re.compile(r"^(?:/v1beta|/v1)?/models/(?P<model>[^/:]+):(?P<method>generateContent|"
@@ -232,7 +241,22 @@ class GeminiFake(WireFake):
     def fail(self, fail: Fail, model: str, message: str | None = None) -> Reply:
         return fail_reply(fail, model, message)
 
+    def listing(self, req: Received) -> Reply | None:
+        """models.list and models.get (GET /v1beta/models[/{m}]), or None for another path."""
+        found = re.match(r"^(?:/v1beta|/v1)?/models(?:/(?P<model>[^/:]+))?$", req.path)
+        if req.method != "GET" or not found:
+            return None
+        if (denied := self.auth_failure(req)) is not None:
+            return denied
+        if found["model"] is None:
+            return json_reply(200, {"models": [model_info(m) for m in MAX_OUTPUT]})
+        if found["model"] in MAX_OUTPUT:
+            return json_reply(200, model_info(found["model"]))
+        return google_error(404, f"models/{found['model']} is not found for API version v1beta.")
+
     def answer(self, req: Received) -> Reply:
+        if (listed := self.listing(req)) is not None:
+            return listed
         match = self.route.match(req.path)
         if req.method != "POST" or not match:
             return google_error(404, f"models/... is not found for API version v1beta, or {req.path} is not "
