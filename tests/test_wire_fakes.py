@@ -306,6 +306,10 @@ def test_gemini_raw_stream_shapes():
             "promptTokenCount": 20, "candidatesTokenCount": 10, "thoughtsTokenCount": 5, "totalTokenCount": 35,
             "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 20}]}
         assert fake.violations == []
+        fake.script([Turn([Text("whole")])])
+        r = httpx.post(f"{fake.url}/v1beta/models/gemini-2.5-pro:streamGenerateContent",
+                       headers={"x-goog-api-key": "gm-test-key"}, json=GEMINI_BODY)
+        assert r.json()[-1]["candidates"][0]["content"]["parts"] == [{"text": "whole"}], "no alt=sse: a JSON array"
 
 
 def test_gemini_raw_rules_and_errors():
