@@ -306,7 +306,10 @@ def test_gemini_raw_stream_shapes():
             "promptTokenCount": 20, "candidatesTokenCount": 10, "thoughtsTokenCount": 5, "totalTokenCount": 35,
             "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 20}]}
         assert fake.violations == []
-        fake.script([Turn([Text("whole")])])
+        fake.script([Turn([Thinking("unsigned"), ToolCall("Bash", {})]), Turn([Text("whole")])])
+        r = httpx.post(f"{fake.url}/v1beta/models/gemini-3-pro-preview:generateContent",
+                       headers={"x-goog-api-key": "gm-test-key"}, json=GEMINI_BODY)
+        assert r.json()["candidates"][0]["content"]["parts"][1]["thoughtSignature"], "calls after thinking are signed"
         r = httpx.post(f"{fake.url}/v1beta/models/gemini-2.5-pro:streamGenerateContent",
                        headers={"x-goog-api-key": "gm-test-key"}, json=GEMINI_BODY)
         assert r.json()[-1]["candidates"][0]["content"]["parts"] == [{"text": "whole"}], "no alt=sse: a JSON array"
