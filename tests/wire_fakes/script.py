@@ -62,7 +62,8 @@ FAIL_KINDS = ("auth", "rate_limit", "server", "context", "output_cap")
 
 @dataclass
 class Fail:
-    """A provider error, rendered as that provider's real body, status and headers."""
+    """A provider error, rendered as that provider's real body, status and headers. `retry_after` (seconds) goes
+    where the provider gives a hint: Gemini's RetryInfo, Azure's retry-after; Bedrock, Cohere, Mistral give none."""
 
     kind: str
     retry_after: int = 17
