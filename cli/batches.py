@@ -138,9 +138,15 @@ def results(batch_id: str, output: Path | None) -> None:
         sys.stdout.flush()
         return
     try:
-        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         raise CLIError(f"cannot write {output}: {exc.strerror}", "give --output a writable file path") from None
+    try:
+        os.fchmod(fd, 0o600)  # results carry prompts and answers: an existing file is made private first
+        os.ftruncate(fd, 0)
+    except OSError as exc:
+        os.close(fd)
+        raise CLIError(f"cannot make {output} private: {exc.strerror}", "give --output a file of your own") from None
     with os.fdopen(fd, "wb") as fh:
         for chunk in lines:
             fh.write(chunk)

@@ -150,7 +150,8 @@ async def messages(request: Request) -> Response:
     if state.bodies is not None:
         state.bodies.write({"time": round(time.time(), 3), "session": session, "body": body})
     if state.passthrough is not None:
-        return await state.passthrough.handle(body, session, request.headers, request.url.query)
+        return await state.passthrough.handle(body, session, request.headers, request.url.query,
+                                             receive=request.receive)
     return await state.handler.handle(body, session, request.receive)
 
 

@@ -21,6 +21,7 @@ from . import sse
 from .adapt import Adaptations
 from .anthropic_openai.stream import StreamTranslator, usage_dict
 from .anthropic_openai.translator import AnthropicToOpenAI
+from .disconnect import ClientGone, unless_disconnected
 from .errors import ProxyError, StreamFailed, UpstreamEOF, UpstreamError, as_proxy_error, bad_request, from_upstream
 from .pump import TIMEOUT, Pump
 from .reachability import Reachability
@@ -68,7 +69,7 @@ class MessagesHandler:
             try:
                 answer = await self._ask(translator, call.stream, receive)
                 break
-            except _ClientGone:
+            except ClientGone:
                 self.calls.cancelled(call)
                 return Response(status_code=499)
             except UpstreamError as exc:
@@ -91,7 +92,7 @@ class MessagesHandler:
         if stream:
             answer = await self.transport.open_stream(translator.request())
         else:
-            answer = await _unless_disconnected(self.transport.complete(translator.request()), receive)
+            answer = await unless_disconnected(self.transport.complete(translator.request()), receive)
         self.reach.saw_answer()
         return answer
 
@@ -238,34 +239,3 @@ class _EventStream(StreamingResponse):
             with anyio.CancelScope(shield=True):
                 await self._pump.aclose()
             self._on_close()
-
-
-class _ClientGone(Exception):
-    pass
-
-
-async def _unless_disconnected(work, receive):
-    """Await `work`, cancelling it if the client disconnects first (no orphaned upstream call)."""
-    if receive is None:
-        return await work
-    task = asyncio.ensure_future(work)
-
-    async def watch() -> None:
-        while True:
-            message = await receive()
-            if message.get("type") == "http.disconnect":
-                return
-
-    watcher = asyncio.ensure_future(watch())
-    try:
-        done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        watcher.cancel()
-    if task in done:
-        return task.result()
-    task.cancel()
-    try:
-        await task
-    except BaseException:  # noqa: BLE001 - the cancelled call's outcome no longer matters
-        pass
-    raise _ClientGone

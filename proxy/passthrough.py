@@ -17,6 +17,7 @@ from starlette.responses import Response, StreamingResponse
 
 from . import anthropic_anthropic as pair
 from . import sse
+from .disconnect import ClientGone, unless_disconnected
 from .errors import ProxyError, StreamFailed, UpstreamEOF, UpstreamError
 from .reachability import Reachability
 from .request_log import Call, CallLog
@@ -25,6 +26,7 @@ from .settings import Settings
 from .upstreams.anthropic import Answer, AnthropicTransport
 
 log = logging.getLogger("orbridge.proxy")
+HOLD_LIMIT = 64 * 1024  # an unfinished line held back while it may be spelling the key
 
 
 def _partial_secret(data: bytes, secret: bytes) -> int:
@@ -43,13 +45,17 @@ class PassthroughHandler:
         self.secret = (settings.upstream.api_key or "").encode() or None
 
     async def handle(self, body: dict, session: str | None, client_headers: Mapping[str, str], query: str,
-                     route: str | None = None) -> Response:
+                     route: str | None = None, receive=None) -> Response:
         call = self.calls.begin(session, body["model"], bool(body.get("stream")))
         call.upstream_model, call.route = choose_model(body, self.settings)
         call.route = route or call.route
         try:
             headers = self.transport.headers(client_headers)
-            answer = await self.transport.send(pair.request(body, call.upstream_model), headers, query, call.stream)
+            sending = self.transport.send(pair.request(body, call.upstream_model), headers, query, call.stream)
+            answer = await (sending if call.stream else unless_disconnected(sending, receive))
+        except ClientGone:
+            self.calls.cancelled(call)
+            return Response(status_code=499)
         except UpstreamError as exc:
             if exc.status == 0:
                 return self.calls.fail(call, self.reach.error(exc))
@@ -64,7 +70,7 @@ class PassthroughHandler:
         if answer.body is not None:
             call.usage = pair.usage_of(answer.body)
             self.calls.done(call)
-            return Response(answer.body, status_code=answer.status, headers=answer.headers)
+            return Response(self._scrubbed(answer.body), status_code=answer.status, headers=answer.headers)
         return StreamingResponse(self._relay(answer, call), status_code=answer.status, headers=answer.headers)
 
     async def count_tokens(self, body: dict, client_headers: Mapping[str, str]) -> dict | None:
@@ -77,19 +83,26 @@ class PassthroughHandler:
             return None
         return data if isinstance(data, dict) and isinstance(data.get("input_tokens"), int) else None
 
+    def _scrubbed(self, data: bytes) -> bytes:
+        """`data` with the key masked wherever it is quoted, plainly or JSON-escaped (`\\u`, `\\/`); the bytes
+        untouched when there is nothing to mask."""
+        if self.secret is None or not (self.secret in data or b"\\u" in data or b"\\/" in data):
+            return data
+        return self.calls.redact(data.decode("utf-8", "replace")).encode()
+
     def _scrub(self, data: bytes) -> tuple[bytes, bytes]:
-        """(bytes to relay now, bytes held back). The upstream's bytes go through untouched unless they quote
-        the key: plainly, JSON-escaped (`\\u`, `\\/`: redacted line by line), or cut across two chunks (the
-        possible start of the key is held back for the next chunk)."""
-        secret = self.secret
-        if secret is None:
+        """(bytes to relay now, bytes held back). Complete lines go through (masked when they quote the key);
+        an unfinished last line is held for the next chunk while it could still be spelling the key (it has
+        an escape, the key, or the key's start at its end), so no way of cutting the key across chunks gets
+        it through. A held line past HOLD_LIMIT goes on masked as it is."""
+        if self.secret is None:
             return data, b""
-        if secret in data or b"\\u" in data or b"\\/" in data:
-            cut = data.rfind(b"\n") + 1
-            head = data[:cut]
-            return (self.calls.redact(head.decode("utf-8", "replace")).encode() if head else b""), data[cut:]
-        keep = _partial_secret(data, secret)
-        return (data[:-keep], data[-keep:]) if keep else (data, b"")
+        cut = data.rfind(b"\n") + 1
+        tail = data[cut:]
+        if tail and len(tail) <= HOLD_LIMIT and (b"\\" in tail or self.secret in tail
+                                                  or _partial_secret(tail, self.secret)):
+            return self._scrubbed(data[:cut]), tail
+        return self._scrubbed(data), b""
 
     async def _relay(self, answer: Answer, call: Call):
         decoder = sse.SSEDecoder()
@@ -105,7 +118,7 @@ class PassthroughHandler:
                 if out:
                     yield out
             if held:
-                yield self.calls.redact(held.decode("utf-8", "replace")).encode()
+                yield self._scrubbed(held)
             if call.stop_reason is None and answer.is_event_stream:
                 raise UpstreamEOF("stream ended before message_delta")
             ended = True

@@ -11,6 +11,7 @@ import pytest
 
 from orbridge.proxy.batches import runner as batch_runner
 from orbridge.proxy.batches import store as batch_store
+from orbridge.proxy.settings import ModelMap, Upstream
 
 from .conftest import TOKEN
 from .fake_upstream import Pause, Reply, completion
@@ -242,3 +243,54 @@ def test_a_batch_past_the_size_limit_is_a_413(batches, upstream, monkeypatch):
     chunked = proxy.http.post("/v1/messages/batches", content=iter([json.dumps({"requests": batch_of(40)}).encode()]))
     assert chunked.status_code == 413
     assert proxy.http.get("/v1/messages/batches").json()["data"] == []
+
+
+def test_a_batch_runs_only_on_the_profile_that_created_it(batches, upstream):
+    """Two proxies on one database, for two profiles: the batch's prompts go only to its own profile's models
+    (another profile may be another provider, billed to another key)."""
+    echo(upstream, pause=0.02)
+    local = batches(profile="local", models=ModelMap(default="local/model"))
+    batches(profile="cloud", models=ModelMap(default="cloud/model"))
+    client = sdk(local)
+    batch = client.messages.batches.create(requests=batch_of(40))
+    assert wait_ended(client, batch.id).request_counts.succeeded == 40
+    assert collections.Counter(r.body["model"] for r in upstream.chat_requests()) == {"local/model": 40}
+
+
+def test_the_runs_budget_holds_for_its_batches(batches, upstream):
+    costly = {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120, "cost": 1.26}
+    upstream.default = Reply(body=completion("done", usage=costly), repeat=True)
+    proxy = batches(budget=2.50, batch_concurrency=1)
+    client = sdk(proxy)
+    batch = client.messages.batches.create(requests=batch_of(5))
+    ended = wait_ended(client, batch.id)
+    assert (ended.request_counts.succeeded, ended.request_counts.errored) == (2, 3)
+    assert len(upstream.chat_requests()) == 2
+    refused = [r for r in client.messages.batches.results(batch.id) if r.result.type == "errored"]
+    assert {r.result.error.error.type for r in refused} == {"billing_error"}
+
+
+def test_an_unusable_retry_after_falls_back_to_the_backoff(batches, upstream, fast_retries):
+    upstream.script(Reply(status=429, body={"error": {"message": "slow down"}}, headers={"retry-after": "nan"}),
+                    Reply(body=completion("done")))
+    client = sdk(batches())
+    batch = client.messages.batches.create(requests=batch_of(1))
+    assert wait_ended(client, batch.id, timeout=20).request_counts.succeeded == 1
+    assert len(upstream.chat_requests()) == 2
+
+
+def test_a_200_that_is_not_a_message_is_that_requests_error(batches, upstream):
+    """A pass-through upstream answering 200 with a maintenance page: that request is errored, and the
+    results file stays readable for every other request."""
+    proxy = batches(upstream=Upstream(base_url=upstream.base_url.replace("/api/v1", "/api"), provider="openrouter",
+                                      kind="anthropic", api_key="sk-or-pass"),
+                    models=ModelMap(default="anthropic/claude-sonnet-4.5"), model_info={})
+    message = {"id": "msg_1", "type": "message", "role": "assistant", "model": "m", "content": [
+        {"type": "text", "text": "ok"}], "stop_reason": "end_turn", "stop_sequence": None,
+        "usage": {"input_tokens": 3, "output_tokens": 1}}
+    upstream.script(Reply(body=message), Reply(items=[b"<html>maintenance</html>"], done=False))
+    client = sdk(proxy)
+    batch = client.messages.batches.create(requests=batch_of(2))
+    wait_ended(client, batch.id)
+    kinds = sorted(r.result.type for r in client.messages.batches.results(batch.id))
+    assert kinds == ["errored", "succeeded"]

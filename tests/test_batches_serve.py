@@ -118,3 +118,16 @@ def test_batches_under_orbridge_run_open_the_database_on_first_use(home):
     assert r.stdout.split("\n")[-2] == str([f"j{i}" for i in range(5)])
     found = list(home.root.rglob("batches.db"))
     assert len(found) == 1 and oct(found[0].stat().st_mode & 0o777) == "0o600", found
+
+
+def test_batch_results_output_makes_an_existing_file_private(home, served):  # noqa: F811
+    home.fake.default = Reply(body=completion("done"))
+    client = served("--quiet").client()
+    batch = client.messages.batches.create(requests=batch_of(2))
+    wait_ended(client, batch.id)
+    out = home.root / "existing.jsonl"
+    out.write_text("old contents, longer than the results would ever be " * 100)
+    out.chmod(0o644)
+    assert home("batches", "results", batch.id, "--output", str(out)).returncode == 0
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    assert sorted(json.loads(line)["custom_id"] for line in out.read_text().splitlines()) == ["r0", "r1"]

@@ -104,3 +104,92 @@ def test_endless_sse_line_through_the_passthrough_ends_in_an_error_event(proxy_f
     assert "event: error" in tail and "16 MB" in tail
     assert time.monotonic() - started < 20
 
+
+
+class _RawServer:
+    """A loopback HTTP/1.1 server of a few lines: reads whole requests, then answers each one (`answer`
+    True: 200 and the connection closed a moment later, as a keep-alive that timed out) or closes the
+    connection without a word. Counts the POSTs it read."""
+
+    def __init__(self, answer: bool) -> None:
+        import socket
+        import threading
+
+        self.answer, self.posts = answer, 0
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            conn, _ = self.sock.accept()
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            head, body = data.split(b"\r\n\r\n", 1)
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(
+                b"content-length")))
+            while len(body) < length:
+                body += conn.recv(65536)
+            self.posts += 1
+            if self.answer:
+                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}")
+                time.sleep(0.2)
+            conn.close()
+
+
+def _post_twice(url: str) -> list:
+    import asyncio
+
+    from orbridge.proxy.errors import UpstreamError
+    from orbridge.proxy.upstreams.http import Client
+
+    async def go() -> list:
+        client, out = Client(Upstream(base_url=url, provider="raw")), []
+        for _ in range(2):
+            try:
+                response = await client.post(url + "/chat/completions", b'{"x": 1}', {"content-type": "text/plain"})
+                out.append(await response.read(1000, "the body"))
+                await response.aclose()
+            except UpstreamError as exc:
+                out.append(exc.status)
+            await asyncio.sleep(0.5)  # the server closes the kept-alive connection meanwhile
+        await client.aclose()
+        return out
+
+    return asyncio.run(go())
+
+
+def test_a_post_is_sent_again_only_when_a_kept_alive_connection_had_closed():
+    """A fresh connection that breaks after the request went out is not tried again: the upstream may be
+    generating (and billing) the answer already. A pooled connection the upstream had closed is."""
+    silent = _RawServer(answer=False)
+    assert _post_twice(silent.url) == [502, 502]
+    assert silent.posts == 2  # one each: never a second copy
+    answering = _RawServer(answer=True)
+    assert _post_twice(answering.url) == [b"{}", b"{}"]  # the second found its pooled connection closed
+
+
+def test_waiting_for_a_pooled_connection_is_not_unreachable(upstream):
+    """With every pooled connection busy, a request waits for one: past the connect timeout that is still
+    no sign that nothing listens (status 0 would make the error final)."""
+    import asyncio
+
+    from orbridge.proxy.upstreams.http import Client
+
+    upstream.script(Reply(items=[Pause(1.0), chunk({"content": "slow"})]), Reply(body=completion("second")))
+
+    async def go() -> bytes:
+        client = Client(Upstream(base_url=upstream.base_url, provider="fake", connect_timeout=0.2), max_connections=1)
+        url, headers = upstream.base_url + "/chat/completions", {"content-type": "application/json"}
+        first = await client.post(url, b'{"stream": true}', headers)
+        reader = asyncio.ensure_future(first.read(10_000, "the stream"))
+        second = await client.post(url, b"{}", headers)  # waits about a second for the only connection
+        body = await second.read(10_000, "the body")
+        await reader
+        for response in (first, second):
+            await response.aclose()
+        await client.aclose()
+        return body
+
+    assert b"second" in asyncio.run(go())

@@ -168,6 +168,9 @@ def passthrough(proxy_factory, upstream):
     # the key cut across two network chunks
     [b'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"bad key ' + PT_KEY[:9].encode(),
      Pause(0.2), PT_KEY[9:].encode() + b'"}}\n\n'],
+    # the JSON-escaped key cut between its backslash and its `u`
+    [b'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"bad key \\',
+     Pause(0.2), b"u0073" + PT_KEY[1:].encode() + b'"}}\n\n'],
 ])
 def test_passthrough_stream_never_relays_the_key(proxy_factory, upstream, items):
     p = passthrough(proxy_factory, upstream)
@@ -177,6 +180,18 @@ def test_passthrough_stream_never_relays_the_key(proxy_factory, upstream, items)
     text = raw.decode()
     assert PT_KEY not in text and PT_KEY not in text.encode().decode("unicode_escape"), text  # nor escaped
     assert "event: error" in text  # the event itself still reaches the client
+
+
+def test_passthrough_whole_answer_never_relays_the_key(proxy_factory, upstream):
+    p = passthrough(proxy_factory, upstream)
+    for quoted in (PT_KEY, escaped(PT_KEY)):
+        upstream.script(Reply(body={"id": "msg_1", "type": "message", "role": "assistant", "model": "m",
+                                    "content": [{"type": "text", "text": f"your key is {quoted}"}],
+                                    "stop_reason": "end_turn", "stop_sequence": None,
+                                    "usage": {"input_tokens": 3, "output_tokens": 1}}))
+        resp = p.post("/v1/messages", MIN)
+        assert resp.status_code == 200 and resp.json()["type"] == "message"
+        assert PT_KEY not in resp.text and PT_KEY not in resp.text.encode().decode("unicode_escape"), resp.text
 
 
 def test_passthrough_malformed_event_ends_with_an_error_event(proxy_factory, upstream, tmp_path):

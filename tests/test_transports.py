@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 import anthropic
+import httpx
 import pytest
 
 from orbridge.proxy.anthropic_openai import reasoning
@@ -14,7 +16,7 @@ from orbridge.proxy.settings import ModelMap, Upstream
 
 from . import claude_code_requests as cc
 from .conftest import TOKEN, add_profile
-from .fake_upstream import CUT, Reply, anthropic_sse, completion, text_stream, tool_stream
+from .fake_upstream import CUT, Pause, Reply, anthropic_sse, completion, text_stream, tool_stream
 from .sse_validator import check, parse_sse
 
 MIN = {"model": "claude-sonnet-5", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
@@ -174,3 +176,17 @@ def test_passthrough_count_tokens_asks_the_upstream_then_falls_back(proxy_factor
     upstream.script(Reply(status=404, body={"error": {"message": "no such endpoint"}}))
     local = p.post("/v1/messages/count_tokens", body).json()["input_tokens"]
     assert 0 < local < 50
+
+
+def test_passthrough_whole_answer_is_given_up_when_the_client_leaves(proxy_factory, upstream):
+    """A non-streamed pass-through call whose client left: the upstream connection is closed, so nothing
+    goes on generating (and billing) for nobody."""
+    p = passthrough_proxy(proxy_factory, upstream)
+    upstream.script(Reply(items=[Pause(3)], body={"type": "message"}))
+    before = upstream.disconnects
+    with pytest.raises(httpx.ReadTimeout):
+        p.http.post("/v1/messages", json=MIN, timeout=0.5)
+    deadline = time.time() + 5
+    while upstream.disconnects == before and time.time() < deadline:
+        time.sleep(0.05)
+    assert upstream.disconnects == before + 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import sqlite3
 import time
@@ -41,8 +42,26 @@ def _delay(response: Response, attempt: int) -> float:
     try:
         wait = float(after)
     except ValueError:
+        wait = math.nan
+    if not math.isfinite(wait):  # unparsable, "nan", "inf": the usual backoff
         wait = BACKOFF * 2 ** attempt
     return min(max(wait, 0.0), MAX_WAIT)
+
+
+def _succeeded(raw: bytes) -> tuple[str, str]:
+    """A 200's message as a result line; an answer that is not a message (a pass-through upstream's HTML
+    page) is this request's error, never a line that breaks the whole results file."""
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        message = None
+    if not isinstance(message, dict) or message.get("type") != "message":
+        error = {"type": "error", "error": {"type": "api_error",
+                                            "message": "the upstream answered 200 without a message: "
+                                                       + raw[:200].decode("utf-8", "replace")}}
+        return "errored", json.dumps({"type": "errored", "error": error}, ensure_ascii=False)
+    return "succeeded", json.dumps({"type": "succeeded", "message": message}, ensure_ascii=False,
+                                   separators=(",", ":"))
 
 
 def _error_of(response: Response) -> str:
@@ -107,7 +126,7 @@ class Runner:
                     renewed = now
                 self._wake.clear()
                 free = self.concurrency - len(self.inflight)
-                claimed = await db(self.store.claim, self.owner, free) if free > 0 else []
+                claimed = await db(self.store.claim, self.owner, free, self.state.settings.profile) if free > 0 else []
                 for seq, idx, params in claimed:
                     task = asyncio.ensure_future(self._one(seq, idx, params))
                     self.inflight.add(task)
@@ -145,9 +164,13 @@ class Runner:
 
     async def _attempts(self, body: dict) -> tuple[str, str]:
         for attempt in range(ATTEMPTS):
+            budget = self.state.budget
+            refusal = budget.refusal() if budget is not None else None
+            if refusal is not None:  # the run's --budget holds for its batches too, and is never retried
+                return "errored", json.dumps({"type": "errored", "error": refusal.body()}, ensure_ascii=False)
             response = await execute(self.state, body)
             if response.status_code == 200:
-                return "succeeded", '{"type":"succeeded","message":' + bytes(response.body).decode() + "}"
+                return _succeeded(bytes(response.body))
             if response.status_code not in RETRIED or attempt + 1 == ATTEMPTS:
                 break
             await asyncio.sleep(_delay(response, attempt))

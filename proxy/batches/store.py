@@ -199,14 +199,16 @@ class Store:
 
     # -- running ---------------------------------------------------------------------------------------
 
-    def claim(self, owner: str, n: int) -> list[tuple[int, int, str]]:
-        """Up to `n` requests to run, as (batch seq, idx, params), leased to `owner`."""
+    def claim(self, owner: str, n: int, profile: str = "") -> list[tuple[int, int, str]]:
+        """Up to `n` requests of `profile`'s batches to run, as (batch seq, idx, params), leased to `owner`. A
+        batch runs only on the profile it was created on: a proxy for another profile (another provider, key
+        and models) never takes its requests."""
         now = self.clock()
 
         def work(db: sqlite3.Connection) -> list:
             rows = db.execute("SELECT r.batch, r.idx, r.params FROM requests r JOIN batches b ON b.seq = r.batch "
                               "WHERE r.state = 'todo' AND r.lease_until < ? AND b.cancel_initiated_at IS NULL "
-                              "AND b.expires_at > ? LIMIT ?", (now, now, n)).fetchall()
+                              "AND b.expires_at > ? AND b.profile = ? LIMIT ?", (now, now, profile, n)).fetchall()
             db.executemany("UPDATE requests SET owner = ?, lease_until = ? WHERE batch = ? AND idx = ?",
                            [(owner, now + LEASE, seq, idx) for seq, idx, _ in rows])
             return rows

@@ -89,13 +89,15 @@ class Client:
 
     def _open(self):
         import aiohttp
-        import certifi
 
-        connector = aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=30,
-                                         ssl=ssl.create_default_context(cafile=certifi.where()))
+        trace = aiohttp.TraceConfig()
+        trace.on_connection_reuseconn.append(_mark_reused)
         return aiohttp.ClientSession(
-            connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False, auto_decompress=True,
-            timeout=aiohttp.ClientTimeout(total=None, connect=self._connect_timeout, sock_read=self._timeout),
+            connector=aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=30, ssl=_tls()),
+            cookie_jar=aiohttp.DummyCookieJar(), trust_env=False, auto_decompress=True, trace_configs=[trace],
+            # sock_connect, not connect: aiohttp's `connect` also counts the wait for a free pooled connection,
+            # which is no sign that nothing listens (status 0).
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout, sock_read=self._timeout),
             max_line_size=HEADER_LIMIT, max_field_size=HEADER_LIMIT, skip_auto_headers=("user-agent",))
 
     async def post(self, url: str, content: bytes, headers: Mapping[str, str], timeout: float | None = None,
@@ -116,12 +118,15 @@ class Client:
         extra = {} if timeout is None else {"timeout": aiohttp.ClientTimeout(total=timeout)}
         retry_stale = retry_stale and not hasattr(content, "__aiter__")
         for attempt in (1, 2):
+            seen = {"reused": False}
             try:
                 raw = await self._session.request(method, url, data=content, headers=dict(headers), params=params,
-                                                  allow_redirects=False, **extra)
+                                                  allow_redirects=False, trace_request_ctx=seen, **extra)
                 return Response(raw)
             except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-                if attempt == 2 or not retry_stale or isinstance(exc, aiohttp.ClientConnectorError):
+                # Only a pooled keep-alive connection the upstream had already closed is tried again: on a
+                # fresh one the request may have reached the upstream, and a second would be billed twice.
+                if attempt == 2 or not retry_stale or not seen["reused"]:
                     raise transport_error(exc, self.provider) from None
             except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
                 raise transport_error(exc, self.provider) from None
@@ -130,6 +135,17 @@ class Client:
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+async def _mark_reused(_session, context, _params) -> None:
+    context.trace_request_ctx["reused"] = True
+
+
+def _tls() -> ssl.SSLContext:
+    """certifi's roots, as httpx and the CLI use: a python.org macOS build has no system store."""
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def _describe(exc: BaseException) -> str:
@@ -158,7 +174,8 @@ async def answers(url: str, timeout: float) -> None:
     import aiohttp
 
     try:
-        async with aiohttp.ClientSession(trust_env=False, cookie_jar=aiohttp.DummyCookieJar(),
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=_tls()), trust_env=False,
+                                         cookie_jar=aiohttp.DummyCookieJar(),
                                          timeout=aiohttp.ClientTimeout(total=timeout)) as session:
             async with session.get(url, allow_redirects=False):
                 pass
