@@ -219,6 +219,22 @@ def test_rotation_does_not_follow_symlinks(tmp_path):
     assert outside.read_text() == "x" * 100 and log_path.is_symlink()
 
 
+def test_two_writers_of_one_log_follow_each_others_rotation(tmp_path):
+    """When another process (another orbridge run) rotates or removes the log, the next line goes to the
+    file now at that name, not on into the renamed one (a writer that held its file open would)."""
+    log_path = tmp_path / "log" / "requests.jsonl"
+    first, second = RequestLog(log_path, max_bytes=120, emit=False), RequestLog(log_path, max_bytes=120, emit=False)
+    first.write({"by": "first", "n": 1})
+    second.write({"by": "second", "n": 1, "pad": "z" * 80})  # past the cap: second rotates
+    first.write({"by": "first", "n": 2})
+    lines = [json.loads(line) for line in log_path.read_text().splitlines()]
+    assert {"by": "first", "n": 2} in lines and all(line.get("n") != 1 for line in lines)
+    log_path.unlink()
+    first.write({"by": "first", "n": 3})
+    assert json.loads(log_path.read_text()) == {"by": "first", "n": 3}
+    assert oct(log_path.stat().st_mode & 0o777) == "0o600"
+
+
 @pytest.mark.skipif(SETPRIV is None or os.geteuid() != 0, reason="needs root and setpriv")
 def test_another_account_cannot_read_or_redirect_the_victims_files(home):
     """The reported attack, as a second account: it renames the config dir and plants its own with a
