@@ -218,7 +218,7 @@ def litellm_models(refresh: bool = False) -> Catalogue:
 
 # A native preset's providers in LiteLLM's table (its `litellm_provider`, before any "-" suffix).
 NATIVE = {"gemini": ("gemini",), "vertex": ("vertex_ai",), "bedrock": ("bedrock_converse", "bedrock"),
-          "azure": ("azure",), "cohere": ("cohere_chat",)}
+          "azure": ("azure",), "cohere": ("cohere_chat",), "mistral": ("mistral",)}
 
 
 def native(provider: str, prefix: str, refresh: bool = False) -> Catalogue | None:

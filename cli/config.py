@@ -40,7 +40,6 @@ PRESETS: dict[str, Preset] = {
     "deepseek": Preset("https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"),
     "groq": Preset("https://api.groq.com/openai/v1", "GROQ_API_KEY"),
     "together": Preset("https://api.together.xyz/v1", "TOGETHER_API_KEY"),
-    "mistral": Preset("https://api.mistral.ai/v1", "MISTRAL_API_KEY"),
     "ollama": Preset("http://127.0.0.1:11434/v1", None, needs_key=False),
     "lmstudio": Preset("http://127.0.0.1:1234/v1", None, needs_key=False),
     "vllm": Preset("http://127.0.0.1:8000/v1", "VLLM_API_KEY", needs_key=False),
@@ -62,6 +61,7 @@ PRESETS: dict[str, Preset] = {
     "bedrock": Preset("", None, kind="litellm", needs_key=False, prefix="bedrock/converse/"),
     "azure": Preset("", "AZURE_API_KEY", kind="litellm", prefix="azure/"),
     "cohere": Preset("", "COHERE_API_KEY", kind="litellm", prefix="cohere_chat/"),
+    "mistral": Preset("", "MISTRAL_API_KEY", kind="litellm", prefix="mistral/"),
 }
 
 DEFAULT_PROFILE = "default"
