@@ -36,7 +36,11 @@ def endpoint_kwargs(provider: str, base_url: str, env: Mapping[str, str] = os.en
             kw["api_base"] = base  # an empty path: LiteLLM grafts /v1/projects/{p}/locations/{l}/… on it
         project = _env(env, "VERTEXAI_PROJECT", "GOOGLE_CLOUD_PROJECT")
         location = _env(env, "VERTEXAI_LOCATION", "GOOGLE_CLOUD_LOCATION", "GOOGLE_CLOUD_REGION")
-        kw.update({k: v for k, v in (("vertex_project", project), ("vertex_location", location)) if v})
+        # The file the user named, passed by name: LiteLLM caches tokens per credentials, and without it every
+        # service account shares one entry per project.
+        named = (("vertex_project", project), ("vertex_location", location),
+                 ("vertex_credentials", _env(env, "GOOGLE_APPLICATION_CREDENTIALS")))
+        kw.update({k: v for k, v in named if v})
     elif provider == "bedrock":
         if base:
             kw["aws_bedrock_runtime_endpoint"] = base
@@ -64,7 +68,7 @@ def provider_message(text: str) -> str:
     if not found:
         return text
     try:
-        return json.loads(f'"{found.group(1)}"') or text
+        return json.loads('"' + found.group(1).replace("\\'", "'") + '"') or text  # b'…' escapes '
     except ValueError:
         return text
 
@@ -95,12 +99,14 @@ def retry_after(exc: Exception, text: str) -> str | None:
 # --- a rejected key that is not a 401 ------------------------------------------------------------------
 _BAD_KEY = re.compile(r"API_KEY_INVALID|API key not valid|invalid_grant|RefreshError|invalid api token"
                       r"|UnrecognizedClientException|security token included in the request is invalid"
-                      r"|InvalidSignatureException|invalid subscription key", re.I)
+                      r"|InvalidSignatureException|invalid subscription key|aiplatform\.endpoints\.predict\\?' denied",
+                      re.I)
 
 
 def rejected_key(status: int, text: str) -> bool:
     """Gemini answers a bad key with a 400 INVALID_ARGUMENT, a Vertex token refresh that fails reaches us as
-    a 500: both are a rejected credential, final, and the fix names the variable."""
+    a 500, a service account without Vertex's predict permission as a 403 with no word of keys: each is a
+    rejected credential, final, and the fix names the variable."""
     return status in (400, 401, 403, 500, 502) and bool(_BAD_KEY.search(text))
 
 
@@ -137,13 +143,13 @@ def answer(data: dict) -> dict:
             if isinstance(call.get("id"), str):
                 call["id"] = client_id(call["id"])
         blocks = [b for b in part.pop("thinking_blocks", None) or () if isinstance(b, dict)]
-        signed = [b for b in blocks if b.get("signature") or b.get("type") == "redacted_thinking"]
-        if signed:
+        if blocks:  # the text arrives in one delta, its signature in a later one: both as reasoning_details
             part.pop("reasoning_content", None)
             part["reasoning_details"] = [
                 {"type": "reasoning.encrypted", "data": b.get("data", "")} if b.get("type") == "redacted_thinking"
-                else {"type": "reasoning.text", "text": b.get("thinking", ""), "signature": b["signature"]}
-                for b in signed]
+                else {"type": "reasoning.text", "text": b.get("thinking", ""),
+                      **({"signature": b["signature"]} if b.get("signature") else {})}
+                for b in blocks]
     return data
 
 
@@ -177,6 +183,7 @@ def request(body: dict, provider: str = "") -> dict:
                 {"type": "redacted_thinking", "data": d.get("data", "")} if d.get("type") == "reasoning.encrypted"
                 else {"type": "thinking", "thinking": d.get("text", ""), "signature": d.get("signature", "")}
                 for d in details if isinstance(d, dict)]
+            msg.pop("reasoning_content", None)
     return body
 
 
