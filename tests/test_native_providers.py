@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 
 import anthropic
 import pytest
@@ -310,3 +313,72 @@ def test_base_url_becomes_litellms_endpoint(provider, base, expected):
     env = {"AWS_REGION": "eu-west-3", "VERTEXAI_PROJECT": "p1", "GOOGLE_CLOUD_LOCATION": "eu-west-3",
            "GOOGLE_APPLICATION_CREDENTIALS": "/sa.json"}
     assert litellm_fixes.endpoint_kwargs(provider, base, env) == expected
+
+
+BLOCK_GOOGLE = """
+import sys, importlib.abc, asyncio
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "google" or name.startswith("google."):
+            raise ModuleNotFoundError(f"No module named '{name}'", name=name)
+sys.meta_path.insert(0, Block())
+from orbridge.proxy.upstreams.litellm_provider import LiteLLMTransport
+from orbridge.proxy.settings import Upstream
+t = LiteLLMTransport(Upstream(base_url=sys.argv[1], provider="vertex", kind="litellm"))
+async def main():
+    try:
+        await t.complete({"model": "vertex_ai/gemini-2.5-flash", "max_tokens": 10,
+                          "messages": [{"role": "user", "content": "hi"}]})
+    except Exception as e:
+        print(e.status, e.body)
+asyncio.run(main())
+"""
+
+
+def test_vertex_without_google_auth_says_which_extra_to_install(tmp_path):
+    """google-auth is an extra (`orbridge[vertex]`): without it, one final error with the install command."""
+    key = tmp_path / "sa.json"
+    key.write_text('{"type": "service_account"}')
+    env = {**os.environ, "GOOGLE_APPLICATION_CREDENTIALS": str(key), "VERTEXAI_PROJECT": "p",
+           "XDG_CACHE_HOME": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-c", BLOCK_GOOGLE, "http://127.0.0.1:9"], capture_output=True, text=True,
+                       env=env, timeout=120)
+    assert r.stdout.startswith("400 ") and "pipx install 'orbridge[vertex]'" in r.stdout, r.stdout + r.stderr
+
+
+def doctor(home, provider: str, *args: str, extra: dict | None = None) -> dict:
+    r = home("doctor", "--provider", provider, *args, "--json", extra={"ORBRIDGE_CLAUDE": sys.executable,
+                                                                         **(extra or {})}, timeout=120)
+    assert r.stdout, r.stderr
+    return {c["name"]: c for c in json.loads(r.stdout)["checks"]}
+
+
+def test_doctor_names_each_missing_credential(home, tmp_path):
+    checks = doctor(home, "bedrock", "--model", "anthropic.claude-sonnet-4-20250514-v1:0")
+    assert "$AWS_ACCESS_KEY_ID" in checks["credentials"]["detail"] and "AWS_PROFILE" in checks["credentials"]["fix"]
+    assert checks["region"]["status"] == "fail" and "AWS_REGION=" in checks["region"]["fix"]
+    assert "live round trip" not in checks  # nothing is sent without credentials
+
+    checks = doctor(home, "vertex", "--model", "gemini-2.5-pro",
+                    extra={"GOOGLE_APPLICATION_CREDENTIALS": str(tmp_path / "missing.json")})
+    assert checks["credentials"]["status"] == "fail"
+    assert "$GOOGLE_APPLICATION_CREDENTIALS: cannot read" in checks["credentials"]["detail"]
+    checks = doctor(home, "vertex", "--model", "gemini-2.5-pro")
+    assert "gcloud auth application-default login" in checks["credentials"]["fix"]
+
+    checks = doctor(home, "azure", "--model", "gpt-4o-prod", extra={"AZURE_API_KEY": "az-key-123456789"})
+    assert checks["endpoint"]["status"] == "fail" and "AZURE_API_BASE" in checks["endpoint"]["fix"]
+
+    for provider, var in (("gemini", "GEMINI_API_KEY"), ("cohere", "COHERE_API_KEY")):
+        checks = doctor(home, provider, "--model", "m")
+        assert checks["api key"]["status"] == "fail" and var in checks["api key"]["fix"]
+
+
+def test_doctor_round_trip_through_a_native_fake(home):
+    with start("gemini") as fake:
+        fake.script([Turn([Text("ok")])])
+        checks = doctor(home, "gemini", "--base-url", fake.url, "--model", "gemini-2.5-flash",
+                        extra={"GEMINI_API_KEY": fake.credentials["api_key"]})
+        assert checks["api key"]["status"] == "ok"
+        assert checks["live round trip"]["status"] == "ok", checks["live round trip"]
+        assert fake.violations == []

@@ -73,6 +73,18 @@ def provider_message(text: str) -> str:
         return text
 
 
+# An SDK LiteLLM imports only for one provider, and the extra that installs it.
+_EXTRAS = {"google": "vertex"}
+_NO_MODULE = re.compile(r"No module named '(\w+)")
+
+
+def missing_extra(text: str) -> str | None:
+    """The install command when LiteLLM failed for want of a provider's SDK (google-auth for Vertex)."""
+    found = _NO_MODULE.search(text)
+    extra = _EXTRAS.get(found.group(1)) if found else None
+    return f"pipx install 'orbridge[{extra}]' (or pip install 'orbridge[{extra}]')" if extra else None
+
+
 # --- retry hints LiteLLM drops -------------------------------------------------------------------------
 _RETRY_DELAY = re.compile(r'"retryDelay"\s*:\s*"(\d+(?:\.\d+)?)s"')  # Gemini/Vertex google.rpc.RetryInfo
 _RETRY_WORDS = re.compile(r"retry after (\d+) seconds?", re.I)  # Azure's 429 wording

@@ -81,6 +81,10 @@ def _error(exc: Exception, provider: str, model: str = "") -> UpstreamError:
     text = litellm_fixes.provider_message(clean_message(raw))
     if not isinstance(status, int) or not 400 <= status < 600:
         status = 0 if "Connection" in type(exc).__name__ else 502
+    install = litellm_fixes.missing_extra(raw)
+    if install:  # final: asking again cannot help
+        return UpstreamError(400, f"{provider} needs a package orbridge installs only on request: {install}", {},
+                             provider)
     if _MISSING_KEY.search(raw):
         # LiteLLM reports a missing key as a 500: it is final, and nothing was sent.
         missing = missing_credentials(model) if model else []
