@@ -382,3 +382,19 @@ def test_doctor_round_trip_through_a_native_fake(home):
         assert checks["api key"]["status"] == "ok"
         assert checks["live round trip"]["status"] == "ok", checks["live round trip"]
         assert fake.violations == []
+
+
+def test_mistral_gets_nine_character_tool_ids_for_another_models_calls(native):
+    """A conversation begun on another model carries `toolu_…` ids; Mistral takes only 9 letters and digits."""
+    n = native("mistral")
+    n.fake.script([Turn([Text("ok")])])
+    history = [{"role": "user", "content": "list"},
+               {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_01AbCdEf", "name": "Bash",
+                                                  "input": {"command": "ls"}}]},
+               {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_01AbCdEf",
+                                             "content": "a.py"}]}]
+    assert ask(n, messages=history).content[0].text == "ok"
+    messages = n.bodies()[-1]["messages"]
+    call_id = messages[1]["tool_calls"][0]["id"]
+    assert len(call_id) == 9 and call_id.isalnum() and messages[2]["tool_call_id"] == call_id
+    assert n.fake.violations == []
