@@ -398,3 +398,19 @@ def test_mistral_gets_nine_character_tool_ids_for_another_models_calls(native):
     call_id = messages[1]["tool_calls"][0]["id"]
     assert len(call_id) == 9 and call_id.isalnum() and messages[2]["tool_call_id"] == call_id
     assert n.fake.violations == []
+
+
+def test_keys_for_native_presets(home, monkeypatch):
+    """A stored Gemini key goes to Gemini's own API (never to a --base-url); Vertex and Bedrock take none."""
+    r = home("keys", "set", "gemini", input="gm-stored-key-123456\n")
+    assert r.returncode == 0, r.stderr
+    for name, value in home.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    own = resolve.resolve(resolve.Overrides(provider="gemini", model="gemini-2.5-pro"))
+    assert (own.api_key, own.profile.model) == ("gm-stored-key-123456", "gemini/gemini-2.5-pro")
+    elsewhere = resolve.resolve(resolve.Overrides(provider="gemini", base_url="http://127.0.0.1:9", model="m"))
+    assert elsewhere.api_key is None and "$GEMINI_API_KEY" in elsewhere.key_fix
+    r = home("keys", "set", "bedrock", input="whatever\n")
+    assert r.returncode == 2 and "doctor --provider bedrock" in r.stderr and "stored" not in r.stdout
+    assert max(len(line) for line in r.stderr.splitlines()) <= 80
