@@ -195,6 +195,79 @@ def test_litellm_bedrock_reasoning():
         assert sent["additionalModelRequestFields"]["thinking"] == {"type": "enabled", "budget_tokens": 2048}
 
 
+@pytest.mark.parametrize("provider", [case(p) for p in LITELLM_PROVIDERS])
+def test_litellm_parallel_calls_and_results_round_trip(provider):
+    """Two calls in one turn, then their results sent back as LiteLLM builds that history: the fake's pairing
+    and id rules (Gemini's counts, Bedrock's toolResult ids, Mistral's 9-character ids…) all hold."""
+    with start(provider) as fake:
+        fake.script([Turn([ToolCall("Bash", {"command": "ls"}), ToolCall("Bash", {"command": "pwd"})]),
+                     Turn([Text("two results seen")])])
+
+        async def run() -> str:
+            args = {**litellm_args(provider, fake), "tools": [BASH], "num_retries": 0}
+            first = await litellm.acompletion(**args, messages=MESSAGES)
+            msg = first.choices[0].message
+            history = [*MESSAGES, msg.model_dump(exclude_none=True)]
+            history += [{"role": "tool", "tool_call_id": tc.id, "content": f"output {i}"}
+                        for i, tc in enumerate(msg.tool_calls)]
+            second = await litellm.acompletion(**args, messages=history)
+            return second.choices[0].message.content
+
+        assert asyncio.run(run()) == "two results seen"
+        assert fake.violations == []
+
+
+PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+
+
+@pytest.mark.parametrize("provider", [case(p) for p in LITELLM_PROVIDERS])
+def test_litellm_image(provider):
+    """A base64 PNG in a user turn reaches each provider as that provider's image part, bytes intact."""
+    with start(provider) as fake:
+        fake.script([Turn([Text("a pixel")])])
+
+        async def run():
+            content = [{"type": "text", "text": "what is this?"},
+                       {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}]
+            return await litellm.acompletion(**litellm_args(provider, fake), num_retries=0,
+                                             messages=[{"role": "user", "content": content}])
+
+        assert asyncio.run(run()).choices[0].message.content == "a pixel"
+        assert fake.violations == []
+        assert PNG in model_calls(fake)[0].raw.decode()
+
+
+@pytest.mark.parametrize("provider", [case("bedrock"), case("gemini")])
+def test_litellm_thinking_round_trip(provider):
+    """Reasoning with a tool call, then the tool result sent back with the assistant turn as LiteLLM keeps it:
+    Bedrock needs the signed reasoning block first in that turn (and only signatures it issued)."""
+    with start(provider) as fake:
+        fake.script([Turn([Thinking("I should list", signature="c2lnbmVk"), ToolCall("Bash", {"command": "ls"})]),
+                     Turn([Text("done")])])
+        thinking = {"thinking": {"type": "enabled", "budget_tokens": 2048}} if provider == "bedrock" else \
+            {"reasoning_effort": "low"}
+
+        async def run() -> str:
+            args = {**litellm_args(provider, fake), "tools": [BASH], "num_retries": 0, **thinking}
+            if provider == "gemini":  # Gemini 3 refuses a function call sent back without its thought signature
+                args["model"] = "gemini/gemini-3-pro-preview"
+            first = await litellm.acompletion(**args, messages=MESSAGES)
+            msg = first.choices[0].message
+            history = [*MESSAGES, msg.model_dump(exclude_none=True),
+                       {"role": "tool", "tool_call_id": msg.tool_calls[0].id, "content": "a b c"}]
+            second = await litellm.acompletion(**args, messages=history)
+            return second.choices[0].message.content
+
+        assert asyncio.run(run()) == "done"
+        assert fake.violations == []
+        if provider == "bedrock":
+            assert fake.requests[1].body["messages"][1]["content"][0]["reasoningContent"]["reasoningText"] == {
+                "text": "I should list", "signature": "c2lnbmVk"}
+        else:
+            call_part = fake.requests[1].body["contents"][1]["parts"][-1]
+            assert call_part["thoughtSignature"] == "c2lnbmVk"
+
+
 # -- raw HTTP: each fake's own shapes, without any client library ------------------------------------------------
 
 def sse_events(raw: bytes) -> list[tuple[str | None, str]]:
@@ -233,6 +306,10 @@ def test_gemini_raw_stream_shapes():
             "promptTokenCount": 20, "candidatesTokenCount": 10, "thoughtsTokenCount": 5, "totalTokenCount": 35,
             "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 20}]}
         assert fake.violations == []
+        fake.script([Turn([Text("whole")])])
+        r = httpx.post(f"{fake.url}/v1beta/models/gemini-2.5-pro:streamGenerateContent",
+                       headers={"x-goog-api-key": "gm-test-key"}, json=GEMINI_BODY)
+        assert r.json()[-1]["candidates"][0]["content"]["parts"] == [{"text": "whole"}], "no alt=sse: a JSON array"
 
 
 def test_gemini_raw_rules_and_errors():
@@ -250,7 +327,16 @@ def test_gemini_raw_rules_and_errors():
         r = httpx.post(url, params={"key": "gm-test-key"},
                        json={"contents": [{"role": "assistant", "parts": [{"text": "x"}]}]})
         assert r.status_code == 400
-        assert len(fake.violations) == 3
+        r = httpx.post(url, params={"key": "gm-test-key"}, json={"contents": [{"role": "user", "parts": [
+            {"inline_data": {"mime_type": "image/png", "data": "data:image/png;base64," + PNG}}]}]})
+        assert r.status_code == 400 and "Base64 decoding failed" in r.json()["error"]["message"]
+        assert len(fake.violations) == 4
+        listing = httpx.get(f"{fake.url}/v1beta/models", headers={"x-goog-api-key": "gm-test-key"}).json()
+        pro = next(m for m in listing["models"] if m["name"] == "models/gemini-2.5-pro")
+        assert pro["outputTokenLimit"] == 65536 and pro["thinking"] is True
+        assert httpx.get(f"{fake.url}/models/gemini-2.0-flash", params={"key": "gm-test-key"}).json()[
+            "outputTokenLimit"] == 8192
+        assert httpx.get(f"{fake.url}/v1beta/models").status_code == 403
         r = httpx.post(url, params={"key": "wrong"}, json=GEMINI_BODY)
         assert r.status_code == 400 and r.json()["error"]["details"][0]["reason"] == "API_KEY_INVALID"
         r = httpx.post(url, headers={"x-goog-api-key": "gm-test-key"}, json=GEMINI_BODY)
@@ -434,3 +520,104 @@ def test_vertex_raw_token_grant_and_call():
         chunks = [json.loads(data) for _, data in sse_events(r.content)]
         assert chunks[-1]["candidates"][0]["content"] == {"parts": [{"text": "hi"}], "role": "model"}
         assert fake.violations == []
+
+
+def test_gemini_raw_pairing_and_signature_rules():
+    call_ = {"functionCall": {"name": "Bash", "args": {"command": "ls"}}}
+    answer = {"function_response": {"name": "Bash", "response": {"content": "a"}}}  # snake_case: also accepted
+    ask = {"role": "user", "parts": [{"text": "go"}]}
+    cases = {
+        "gemini-2.5-pro": [
+            ([ask, {"role": "model", "parts": [call_, call_]}, {"role": "user", "parts": [answer]}],
+             "number of function response parts"),
+            ([ask, {"role": "user", "parts": [answer]}], "function response turn comes immediately after"),
+            ([{"role": "model", "parts": [call_]}], "function call turn comes immediately after a user turn"),
+            ([ask, {"role": "model", "parts": [call_, call_]}, {"role": "user", "parts": [answer, answer]}], None)],
+        "gemini-3-pro-preview": [
+            ([ask, {"role": "model", "parts": [call_]}, {"role": "user", "parts": [answer]}], "thought_signature"),
+            ([ask, {"role": "model", "parts": [{**call_, "thought_signature": "c2ln"}]},
+              {"role": "user", "parts": [answer]}], None)],
+    }
+    with start("gemini") as fake:
+        fake.script([Turn([Text("ok")]), Turn([Text("ok")])])
+        for model, checks in cases.items():
+            for contents, refusal in checks:
+                r = httpx.post(f"{fake.url}/v1beta/models/{model}:generateContent",
+                               headers={"x-goog-api-key": "gm-test-key"}, json={"contents": contents})
+                if refusal:
+                    assert r.status_code == 400 and refusal in r.json()["error"]["message"], (model, refusal)
+                else:
+                    assert r.status_code == 200, r.text
+        assert len(fake.violations) == 4
+
+
+def test_openai_like_raw_tool_message_pairing():
+    asked = {"role": "user", "content": "go"}
+    called = {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "abcDEF123", "type": "function", "function": {"name": "Bash", "arguments": "{}"}},
+        {"id": "xyzXYZ789", "type": "function", "function": {"name": "Bash", "arguments": "{}"}}]}
+    one_answer = [asked, called, {"role": "tool", "tool_call_id": "abcDEF123", "content": "a"}]
+    orphan = [asked, {"role": "tool", "tool_call_id": "abcDEF123", "content": "a"}]
+    with start("azure") as fake:
+        url = f"{fake.url}/openai/deployments/gpt-4o-prod/chat/completions?api-version=2024-10-21"
+        r = httpx.post(url, headers={"api-key": "az-test-key"}, json={"messages": one_answer})
+        assert r.status_code == 400 and "did not have response messages: xyzXYZ789" in r.json()["error"]["message"]
+        r = httpx.post(url, headers={"api-key": "az-test-key"}, json={"messages": orphan})
+        assert r.status_code == 400 and "must be a response to a preceeding message" in r.json()["error"]["message"]
+    with start("mistral") as fake:
+        auth = {"authorization": "Bearer ms-test-key"}
+        r = httpx.post(f"{fake.url}/v1/chat/completions", headers=auth, json={"model": "m", "messages": one_answer})
+        assert r.status_code == 400 and r.json()["message"] == "Not the same number of function calls and responses"
+        r = httpx.post(f"{fake.url}/v1/chat/completions", headers=auth, json={"model": "m", "messages": orphan})
+        assert r.status_code == 400 and r.json()["message"] == "Unexpected role 'tool' after role 'user'"
+
+
+def test_bedrock_raw_tool_result_and_thinking_rules():
+    with start("bedrock") as fake:
+        fake.script([Turn([Thinking("plan"), ToolCall("Bash", {"command": "ls"}, id="tooluse_A1")]),
+                     Turn([Text("done")])])
+        path = "/model/us.anthropic.claude-sonnet-4-20250514-v1%3A0/converse"
+        ask = {"role": "user", "content": [{"text": "go"}]}
+        thinking = {"additionalModelRequestFields": {"thinking": {"type": "enabled", "budget_tokens": 1024}}}
+        first = bedrock_post(fake, path, {"messages": [ask], **thinking}).json()["output"]["message"]
+        signature = first["content"][0]["reasoningContent"]["reasoningText"]["signature"]
+        assert signature, "Bedrock's Claude always signs its reasoning"
+        result = {"role": "user", "content": [{"toolResult": {"toolUseId": "tooluse_A1",
+                                                              "content": [{"text": "a b"}]}}]}
+        bare_call = {"role": "assistant", "content": first["content"][1:]}
+        forged = {"role": "assistant", "content": [
+            {"reasoningContent": {"reasoningText": {"text": "plan", "signature": "Zm9yZ2Vk"}}}, *first["content"][1:]]}
+        refusals = [
+            ({"messages": [ask, first, {"role": "user", "content": [{"text": "no result"}]}]},
+             "Expected toolResult blocks at messages.2.content for the following Ids: tooluse_A1"),
+            ({"messages": [ask, bare_call, result], **thinking}, "must start with a thinking block"),
+            ({"messages": [ask, forged, result], **thinking}, "Invalid `signature` in `thinking` block"),
+        ]
+        for body, refusal in refusals:
+            r = bedrock_post(fake, path, body)
+            assert r.status_code == 400 and refusal in r.json()["message"], refusal
+        r = bedrock_post(fake, path, {"messages": [ask, bare_call, result]})
+        assert r.status_code == 200, "without thinking, the call alone is fine"
+        image = {"image": {"format": "image/png", "source": {"bytes": PNG}}}
+        r = bedrock_post(fake, path, {"messages": [{"role": "user", "content": [image]}]})
+        assert r.status_code == 400 and "image.format" in r.json()["message"]
+        assert len(fake.violations) == 4
+
+
+@pytest.mark.parametrize("provider", ["azure", "mistral"])
+def test_thinking_refused_where_the_provider_shows_none(provider):
+    with start(provider) as fake, pytest.raises(ValueError, match="no visible thinking"):
+        fake.script([Turn([Thinking("hidden")])])
+
+
+def test_a_crash_in_a_fake_is_a_500_and_a_violation():
+    from tests.wire_fakes.server import WireFake
+
+    class Broken(WireFake):
+        def answer(self, req):
+            raise KeyError("oops")
+
+    with Broken().start() as fake:
+        r = httpx.post(fake.url + "/anything", json={})
+        assert r.status_code == 500 and "oops" in r.json()["wire_fake_error"]
+        assert fake.violations == ["wire fake crashed: KeyError('oops')"]

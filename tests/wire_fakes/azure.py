@@ -14,7 +14,7 @@ MAX_OUTPUT = 16384  # gpt-4o's completion limit
 SAFE = {name: {"filtered": False, "severity": "safe"} for name in ("hate", "self_harm", "sexual", "violence")}
 
 
-def azure_error(status: int, code: str, message: str, headers: dict | None = None, **extra) -> Reply:
+def azure_error(status: int, code: str | None, message: str, headers: dict | None = None, **extra) -> Reply:
     return json_reply(status, {"error": {"code": code, "message": message, **extra}}, headers)
 
 
@@ -63,6 +63,7 @@ def chunks(turn: Turn, model: str, include_usage: bool) -> list[dict]:
 
 class AzureFake(WireFake):
     name = "azure"
+    thinking = False
     route = re.compile(r"^/openai/deployments/(?P<deployment>[^/]+)/chat/completions$")
 
     def __init__(self) -> None:
@@ -89,6 +90,14 @@ class AzureFake(WireFake):
         if not isinstance(body.get("messages"), list) or not body["messages"]:
             self.violate(["'messages' is a required property"])
             return azure_error(400, "BadRequest", "'messages' is a required property")
+        unanswered, orphans = openai_like.unanswered_calls(body["messages"])
+        if unanswered or orphans:
+            message = ("An assistant message with 'tool_calls' must be followed by tool messages responding to each "
+                       f"'tool_call_id'. The following tool_call_ids did not have response messages: "
+                       f"{', '.join(unanswered)}" if unanswered else "Invalid parameter: messages with role 'tool' "
+                       "must be a response to a preceeding message with 'tool_calls'.")
+            self.violate([message])
+            return azure_error(400, None, message, type="invalid_request_error", param="messages")
         item = self.next_item()
         if item is None:
             return azure_error(500, "InternalServerError", "wire fake: no reply scripted for this request")

@@ -62,10 +62,15 @@ def rule_breaks(body: dict) -> tuple[list[str], str | None]:
             if "text" in block and not block["text"].strip():
                 problems.append(f"The text field in the ContentBlock object at messages.{i}.content.{j} is blank. "
                                 "Add text to the text field, and try again.")
+            image = block.get("image")
+            if image is not None and image.get("format") not in ("png", "jpeg", "gif", "webp"):
+                problems.append(f"messages.{i}.content.{j}.member.image.format: Member must satisfy enum value set: "
+                                "[png, jpeg, gif, webp]")
             for key in ("toolUse", "toolResult"):
                 if key in block and not NAME.match(block[key].get("toolUseId", "")):
                     problems.append(f"messages.{i}.content.{j}.{key}.toolUseId: Member must satisfy regular "
                                     "expression pattern: [a-zA-Z0-9_-]+")
+    problems += _pairing(messages)
     for k, tool in enumerate((body.get("toolConfig") or {}).get("tools") or []):
         spec = tool.get("toolSpec") or {}
         if not NAME.match(spec.get("name", "")):
@@ -81,8 +86,52 @@ def rule_breaks(body: dict) -> tuple[list[str], str | None]:
     return [], None
 
 
+def _ids(message: dict, key: str) -> list[str]:
+    return [block[key].get("toolUseId") for block in message.get("content") or [] if key in block]
+
+
+def _pairing(messages: list[dict]) -> list[str]:
+    """Each toolResult answers a toolUse of the assistant turn right before it, and every toolUse is answered."""
+    problems = []
+    for i, msg in enumerate(messages):
+        uses = _ids(messages[i - 1], "toolUse") if i else []
+        results = _ids(msg, "toolResult")
+        if results and len(results) > len(uses):
+            problems.append(f"The number of toolResult blocks at messages.{i}.content exceeds the number of toolUse "
+                            "blocks of previous turn.")
+        elif uses and msg.get("role") == "user" and set(uses) - set(results):
+            problems.append(f"Expected toolResult blocks at messages.{i}.content for the following Ids: "
+                            f"{', '.join(sorted(set(uses) - set(results)))}")
+    return problems
+
+
+def thinking_problems(body: dict, issued: set[str]) -> list[str]:
+    """Claude's extended-thinking rules as Bedrock enforces them: when thinking is on, the final assistant turn
+    of a tool loop starts with its reasoning block, and every reasoning block carries a signature we issued."""
+    problems = []
+    messages = body.get("messages") or []
+    for i, msg in enumerate(messages):
+        for j, block in enumerate(msg.get("content") or []):
+            text = (block.get("reasoningContent") or {}).get("reasoningText")
+            if text is not None and text.get("signature") not in issued:
+                problems.append(f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block")
+    thinking = ((body.get("additionalModelRequestFields") or {}).get("thinking") or {}).get("type") == "enabled"
+    last = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].get("role") == "assistant"), None)
+    if thinking and last is not None and _ids(messages[last], "toolUse"):
+        first = (messages[last].get("content") or [{}])[0]
+        if "reasoningContent" not in first:
+            problems.append(f"messages.{last}.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
+                            f"`{next(iter(first), 'nothing')}`. When `thinking` is enabled, a final `assistant` "
+                            "message must start with a thinking block (preceeding the lastmost set of `tool_use` and "
+                            "`tool_result` blocks). We recommend you include thinking blocks from previous turns. To "
+                            "avoid this requirement, disable `thinking`.")
+    return problems
+
+
 def _signature(part: Thinking) -> str:
-    return part.signature or base64.b64encode(secrets.token_bytes(48)).decode()
+    if part.signature is None:  # Bedrock's Claude always signs its reasoning: the fake signs it once, for good
+        part.signature = base64.b64encode(secrets.token_bytes(48)).decode()
+    return part.signature
 
 
 def _tool_id(call: ToolCall) -> str:
@@ -133,6 +182,7 @@ class BedrockFake(WireFake):
 
     def __init__(self) -> None:
         super().__init__()
+        self.issued: set[str] = set()  # reasoning signatures this fake handed out
         self.credentials = {"aws_access_key_id": "AKIAWIREFAKE" + token(8).upper(),
                             "aws_secret_access_key": token(40), "region": "us-east-1"}
 
@@ -169,7 +219,9 @@ class BedrockFake(WireFake):
             return aws_error(404, "UnknownOperationException", f"no Converse operation at {req.path}")
         if (denied := self.auth_failure(req)) is not None:
             return denied
-        problems, kind = rule_breaks(req.body if isinstance(req.body, dict) else {})
+        body = req.body if isinstance(req.body, dict) else {}
+        problems, kind = rule_breaks(body)
+        problems = problems or thinking_problems(body, self.issued)
         if problems:
             self.violate(problems)
             return fail_reply(Fail(kind), problems[0]) if kind else aws_error(400, "ValidationException",
@@ -179,6 +231,8 @@ class BedrockFake(WireFake):
             return aws_error(500, "InternalServerException", "wire fake: no reply scripted for this request")
         if isinstance(item, Fail):
             return fail_reply(item)
+        with self._lock:
+            self.issued.update(_signature(p) for p in item.parts if isinstance(p, Thinking))
         headers = {"x-amzn-requestid": str(uuid.uuid4())}
         if match["action"] == "converse":
             return Reply(200, json.dumps(message(item)).encode(), {"content-type": "application/json", **headers})

@@ -8,80 +8,18 @@ from __future__ import annotations
 import json
 import re
 
+from .gemini_rules import MAX_OUTPUT, request_problems
 from .script import Fail, Text, Thinking, ToolCall, Turn, split, token
 from .server import Received, Reply, WireFake, json_reply
 
-MAX_OUTPUT = {"gemini-2.5-pro": 65536, "gemini-2.5-flash": 65536, "gemini-2.0-flash": 8192}
-SCHEMA_KEYS = {"type", "format", "title", "description", "nullable", "enum", "maxItems", "minItems", "properties",
-               "required", "minProperties", "maxProperties", "minLength", "maxLength", "pattern", "example",
-               "anyOf", "propertyOrdering", "default", "items", "minimum", "maximum"}
-TOP_KEYS = {"contents", "tools", "toolConfig", "safetySettings", "systemInstruction", "generationConfig",
-            "cachedContent", "labels"}
-FUNCTION_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_.:-]{0,63}$")
 FINISH = {"stop": "STOP", "tool_calls": "STOP", "length": "MAX_TOKENS"}
 STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
           429: "RESOURCE_EXHAUSTED", 500: "INTERNAL"}
 
 
-def _camel(key: str) -> str:
-    head, *rest = key.split("_")
-    return head + "".join(w.title() for w in rest)
-
-
 def google_error(code: int, message: str, details: list | None = None, headers: dict | None = None) -> Reply:
     return json_reply(code, {"error": {"code": code, "message": message, "status": STATUS[code],
                                        **({"details": details} if details else {})}}, headers)
-
-
-def schema_problems(schema: object, where: str) -> list[str]:
-    """Fields outside the OpenAPI subset Gemini's Schema accepts (the real API refuses them with a 400)."""
-    if not isinstance(schema, dict):
-        return [f"{where}: a schema must be an object"]
-    problems = [f'Invalid JSON payload received. Unknown name "{k}" at \'{where}\': Cannot find field.'
-                for k in schema if _camel(k) not in SCHEMA_KEYS]
-    if "type" in schema and not isinstance(schema["type"], str):
-        problems.append(f"Invalid JSON payload received. Proto field is not repeating, cannot start list "
-                        f"at '{where}.type'.")
-    for name, sub in (schema.get("properties") or {}).items():
-        problems += schema_problems(sub, f"{where}.properties[{name}]")
-    if "items" in schema:
-        problems += schema_problems(schema["items"], f"{where}.items")
-    for i, sub in enumerate(schema.get("anyOf") or schema.get("any_of") or []):
-        problems += schema_problems(sub, f"{where}.any_of[{i}]")
-    return problems
-
-
-def request_problems(body: object, model: str) -> tuple[list[str], str | None]:
-    """(broken rules, Fail kind to answer with): the checks the real API makes before the model runs."""
-    if not isinstance(body, dict):
-        return ["Invalid JSON payload received."], None
-    problems = [f'Invalid JSON payload received. Unknown name "{k}": Cannot find field.'
-                for k in body if _camel(k) not in TOP_KEYS]
-    contents = body.get("contents")
-    if not isinstance(contents, list) or not contents:
-        problems.append("* GenerateContentRequest.contents: contents is not specified")
-    for i, content in enumerate(contents or []):
-        if content.get("role", "user") not in ("user", "model"):
-            problems.append(f"Please use a valid role: user, model. (contents[{i}].role={content.get('role')!r})")
-        if not content.get("parts"):
-            problems.append(f"* GenerateContentRequest.contents[{i}].parts: contents.parts must not be empty.")
-    for t, tool in enumerate(body.get("tools") or []):
-        for f, decl in enumerate(tool.get("functionDeclarations") or tool.get("function_declarations") or []):
-            if not FUNCTION_NAME.match(decl.get("name", "")):
-                problems.append(f"* GenerateContentRequest.tools[{t}].function_declarations[{f}].name: Invalid "
-                                f"function name {decl.get('name')!r}.")
-            if "parameters" in decl:
-                problems += schema_problems(decl["parameters"], f"tools[{t}].function_declarations[{f}].parameters")
-    config = body.get("generationConfig") or body.get("generation_config") or {}
-    wanted = config.get("maxOutputTokens", config.get("max_output_tokens"))
-    limit = MAX_OUTPUT.get(model, 65536)
-    if problems:
-        return problems, None
-    if isinstance(wanted, int) and wanted > limit:
-        return [f"Unable to submit request because it has a maxOutputTokens value of {wanted} but the supported "
-                f"range is from 1 (inclusive) to {limit + 1} (exclusive). Update the value and try again."], \
-            "output_cap"
-    return [], None
 
 
 def fail_reply(fail: Fail, model: str, message: str | None = None) -> Reply:
@@ -158,6 +96,14 @@ def responses(turn: Turn, model: str, stream: bool) -> list[dict]:
     return out
 
 
+def model_info(name: str) -> dict:
+    """One entry of models.list, with the limits the fake enforces."""
+    return {"name": f"models/{name}", "version": name.split("-")[1], "displayName": name.replace("-", " ").title(),
+            "inputTokenLimit": 1048576, "outputTokenLimit": MAX_OUTPUT[name],
+            "supportedGenerationMethods": ["generateContent", "countTokens", "createCachedContent"],
+            "temperature": 1, "maxTemperature": 2, "topP": 0.95, "topK": 64, "thinking": name != "gemini-2.0-flash"}
+
+
 class GeminiFake(WireFake):
     name = "gemini"
     route = re.compile(r"^(?:/v1beta|/v1)?/models/(?P<model>[^/:]+):(?P<method>generateContent|"
@@ -178,7 +124,22 @@ class GeminiFake(WireFake):
     def fail(self, fail: Fail, model: str, message: str | None = None) -> Reply:
         return fail_reply(fail, model, message)
 
+    def listing(self, req: Received) -> Reply | None:
+        """models.list and models.get (GET /v1beta/models[/{m}]), or None for another path."""
+        found = re.match(r"^(?:/v1beta|/v1)?/models(?:/(?P<model>[^/:]+))?$", req.path)
+        if req.method != "GET" or not found:
+            return None
+        if (denied := self.auth_failure(req)) is not None:
+            return denied
+        if found["model"] is None:
+            return json_reply(200, {"models": [model_info(m) for m in MAX_OUTPUT]})
+        if found["model"] in MAX_OUTPUT:
+            return json_reply(200, model_info(found["model"]))
+        return google_error(404, f"models/{found['model']} is not found for API version v1beta.")
+
     def answer(self, req: Received) -> Reply:
+        if (listed := self.listing(req)) is not None:
+            return listed
         match = self.route.match(req.path)
         if req.method != "POST" or not match:
             return google_error(404, f"models/... is not found for API version v1beta, or {req.path} is not "

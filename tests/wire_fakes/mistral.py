@@ -56,6 +56,12 @@ def rule_breaks(body: dict) -> list[str]:
     ids += [m["tool_call_id"] for m in body.get("messages") or [] if "tool_call_id" in m]
     problems = [f"Tool call id was {i} but must be a-z, A-Z, 0-9, with a length of 9." for i in ids
                 if not CALL_ID.match(str(i))]
+    unanswered, orphans = openai_like.unanswered_calls(body.get("messages") or [])
+    if unanswered:
+        problems.append("Not the same number of function calls and responses")
+    if orphans:
+        problems.append(f"Unexpected role 'tool' after role "
+                        f"'{body['messages'][orphans[0] - 1].get('role') if orphans[0] else 'none'}'")
     choice = body.get("tool_choice")
     if isinstance(choice, str) and choice not in TOOL_CHOICES:
         problems.append(f"tool_choice: Input should be 'auto', 'none', 'any' or 'required' (got {choice!r})")
@@ -64,6 +70,7 @@ def rule_breaks(body: dict) -> list[str]:
 
 class MistralFake(WireFake):
     name = "mistral"
+    thinking = False
     route = re.compile(r"^(?:/v1)?/chat/completions$")
 
     def __init__(self) -> None:

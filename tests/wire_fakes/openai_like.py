@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from .script import Text, Thinking, ToolCall, Turn, split
+from .script import Text, ToolCall, Turn, split
 
 FINISH = {"stop": "stop", "tool_calls": "tool_calls", "length": "length"}
 
@@ -26,8 +26,6 @@ def message(turn: Turn, make_id: Callable[[], str]) -> dict:
 
 def deltas(turn: Turn, make_id: Callable[[], str], whole_calls: bool) -> list[dict]:
     """Stream deltas: role, text pieces, then each call (arguments in pieces unless `whole_calls`)."""
-    if any(isinstance(p, Thinking) for p in turn.parts):
-        raise ValueError("this provider's chat API has no visible thinking")
     out: list[dict] = [{"role": "assistant", "content": ""}]
     index = 0
     for part in turn.parts:
@@ -46,3 +44,20 @@ def deltas(turn: Turn, make_id: Callable[[], str], whole_calls: bool) -> list[di
 
 def sse(objects: list[dict]) -> list[bytes]:
     return [b"data: " + json.dumps(o, ensure_ascii=False).encode() + b"\n\n" for o in objects] + [b"data: [DONE]\n\n"]
+
+
+def unanswered_calls(messages: list[dict]) -> tuple[list[str], list[int]]:
+    """(call ids that no tool message answers, indexes of tool messages that answer no preceding call)."""
+    unanswered: list[str] = []
+    orphans: list[int] = []
+    waiting: list[str] = []
+    for i, msg in enumerate(messages):
+        if msg.get("role") == "tool":
+            if msg.get("tool_call_id") in waiting:
+                waiting.remove(msg["tool_call_id"])
+            else:
+                orphans.append(i)
+            continue
+        unanswered += waiting
+        waiting = [str(c.get("id")) for c in msg.get("tool_calls") or []] if msg.get("role") == "assistant" else []
+    return unanswered + waiting, orphans

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from .script import Fail, Turn
+from .script import Fail, Thinking, Turn
 
 
 @dataclass
@@ -55,6 +55,7 @@ class WireFake:
     """Base of one provider's fake. Subclasses set `credentials` and implement `answer`."""
 
     name = "base"
+    thinking = True  # the provider's API shows reasoning; False: scripting a Thinking part is refused
 
     def __init__(self) -> None:
         self.credentials: dict = {}
@@ -69,6 +70,8 @@ class WireFake:
     # -- script and records -------------------------------------------------------------------------------
     def script(self, items: list[Turn | Fail]) -> None:
         """Replace the script: the next model calls get these, in order."""
+        if not self.thinking and any(isinstance(p, Thinking) for t in items if isinstance(t, Turn) for p in t.parts):
+            raise ValueError(f"{self.name}'s API has no visible thinking to script")
         with self._lock:
             self._script = list(items)
 
@@ -125,7 +128,12 @@ def _handler(fake: WireFake) -> type[BaseHTTPRequestHandler]:
                            {k.lower(): v for k, v in self.headers.items()}, body, raw)
             with fake._lock:
                 fake.requests.append(req)
-            self._send(fake.answer(req))
+            try:
+                reply = fake.answer(req)
+            except Exception as exc:  # a bug in the fake: loud in violations, a plain 500 on the wire
+                fake.violate([f"wire fake crashed: {exc!r}"])
+                reply = json_reply(500, {"wire_fake_error": repr(exc)})
+            self._send(reply)
 
         def _send(self, reply: Reply) -> None:
             self.send_response(reply.status)

@@ -90,6 +90,9 @@ class VertexFake(gemini.GeminiFake):
                                             "not found.")
         return super().answer(req)
 
+    def listing(self, req: Received) -> Reply | None:
+        return None  # Vertex lists publisher models elsewhere; not faked
+
     def auth_failure(self, req: Received) -> Reply | None:
         bearer = req.headers.get("authorization", "").removeprefix("Bearer ")
         if bearer in self.tokens:
