@@ -127,9 +127,11 @@ def test_text_and_usage(native, provider, stream):
 @pytest.mark.parametrize("provider", LITELLM)
 def test_claude_code_tools_parallel_calls_and_the_tool_result_turn(native, provider):
     n = native(provider)
+    # Claude on Bedrock with thinking on always thinks first, and must see that thinking again with the results.
+    thought = [Thinking("look first", signature="c2ln")] if provider == "bedrock" else []
     n.fake.script([
-        Turn([Text("I'll look."), ToolCall("Bash", {"command": "ls -la"}), ToolCall("Read", {"file_path": "/a.py"})],
-             usage=(900, 40), chunks=4),
+        Turn([*thought, Text("I'll look."), ToolCall("Bash", {"command": "ls -la"}),
+              ToolCall("Read", {"file_path": "/a.py"})], usage=(900, 40), chunks=4),
         Turn([Text("Two files.")], usage=(950, 4)),
     ])
     body = cc.turn1_v332("list the files")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ..test_native_providers import MODELS, credential_env
-from ..wire_fakes import Text, ToolCall, Turn, start
+from ..wire_fakes import Text, Thinking, ToolCall, Turn, start
 
 # A credential variable of each provider that the child must not see (Vertex's is a file path, which stays).
 SECRET = {"gemini": "GEMINI_API_KEY", "azure": "AZURE_API_KEY", "cohere": "COHERE_API_KEY",
@@ -18,7 +18,8 @@ SECRET = {"gemini": "GEMINI_API_KEY", "azure": "AZURE_API_KEY", "cohere": "COHER
 def test_a_bash_round_trip_through_the_providers_own_api(e2e, provider):
     with start(provider) as fake:
         var = SECRET[provider]
-        fake.script([Turn([Text("Running it."), ToolCall("Bash", {"command": f"echo native-${var}-end"})]),
+        thought = [Thinking("run it", signature="c2ln")] if provider == "bedrock" else []  # Claude thinks first
+        fake.script([Turn([*thought, Text("Running it."), ToolCall("Bash", {"command": f"echo native-${var}-end"})]),
                      *[Turn([Text("Done.")]) for _ in range(3)]])
         model = MODELS[provider] or fake.credentials["deployment"]
         env = credential_env(provider, fake.credentials)
