@@ -292,11 +292,14 @@ def test_cohere_stream_parser_reads_sse_lines_and_the_usage():
         for line in lines:
             yield line
 
-    async def collect():
+    async def collect(fixed: bool):
+        litellm_fixes.ours.set(fixed)  # as orbridge's transport sets it for its own calls
         it = CohereV2ChatConfig().get_model_response_iterator(feed(), sync_stream=False)
         return [c async for c in it]
 
-    chunks = asyncio.run(collect())
+    with pytest.raises(RuntimeError, match="message-start"):  # LiteLLM's own parser, for everyone else
+        asyncio.run(collect(False))
+    chunks = asyncio.run(collect(True))
     assert "".join(c["text"] for c in chunks) == "Hi"
     end = chunks[-1]
     assert end["is_finished"] and end["finish_reason"] == "stop"

@@ -175,6 +175,7 @@ class LiteLLMTransport:
 
     async def open_stream(self, body: dict) -> LiteLLMStream:
         litellm = await self._litellm()
+        litellm_fixes.ours.set(True)  # this task's LiteLLM calls get the fixes (litellm_fixes.apply)
         try:
             response = await litellm.acompletion(**self._kwargs(body))
             # LiteLLM sends some providers' requests (Gemini, Vertex) only when the stream is first read: read a
@@ -186,6 +187,7 @@ class LiteLLMTransport:
 
     async def complete(self, body: dict) -> dict:
         litellm = await self._litellm()
+        litellm_fixes.ours.set(True)
         try:
             response = await litellm.acompletion(**self._kwargs(body))
         except Exception as exc:  # noqa: BLE001
