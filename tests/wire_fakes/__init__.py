@@ -20,8 +20,9 @@ How LiteLLM 1.110.2 reaches each (what it was seen to call):
 
 Script conventions: Turn.finish "stop" | "tool_calls" | "length", mapped to each provider's own word;
 Turn.usage (input, output) or (input, output, reasoning) where output includes reasoning (Gemini reports
-candidates = output - reasoning and thoughtsTokenCount = reasoning). Thinking(signature=None): Bedrock signs
-anyway (it always does; the fake accepts back only signatures it issued), Gemini then sends no thoughtSignature.
+candidates = output - reasoning and thoughtsTokenCount = reasoning). Thinking(signature=None): the fake signs
+where the provider always does (Bedrock: any reasoning, and it accepts back only signatures it issued; Gemini:
+reasoning in a turn with function calls), else sends none.
 Azure and Mistral have no visible thinking: a scripted Thinking there is an error.
 """
 

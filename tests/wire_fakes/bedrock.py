@@ -9,7 +9,6 @@ import json
 import re
 import secrets
 import uuid
-from urllib.parse import unquote
 
 from .eventstream import event
 from .script import Fail, Text, Thinking, ToolCall, Turn, split, token
@@ -238,7 +237,3 @@ class BedrockFake(WireFake):
             return Reply(200, json.dumps(message(item)).encode(), {"content-type": "application/json", **headers})
         return Reply(200, headers={"content-type": "application/vnd.amazon.eventstream", **headers},
                      stream=events(item))
-
-    @staticmethod
-    def model_id(req: Received) -> str:
-        return unquote(req.path.split("/")[2])

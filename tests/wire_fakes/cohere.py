@@ -28,7 +28,7 @@ def fail_reply(fail: Fail, message: str | None = None) -> Reply:
     return {
         "auth": lambda: cohere_error(401, "invalid api token"),
         "rate_limit": lambda: cohere_error(429, "You are past the per minute request limit, please wait and try "
-                                                "again later.", {"retry-after": str(fail.retry_after)}),
+                                                "again later."),  # no retry hint known: Fail.retry_after unused
         "server": lambda: cohere_error(500, "internal server error, this has been reported to our developers. "
                                             "id " + str(uuid.uuid4())),
         "context": lambda: cohere_error(400, "too many tokens: size limit exceeded by 73000 tokens. Try using "

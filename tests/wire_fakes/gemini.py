@@ -5,6 +5,7 @@ Vertex shares the body and answer shapes (vertex.py subclasses this with its own
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 
@@ -48,12 +49,15 @@ def fail_reply(fail: Fail, model: str, message: str | None = None) -> Reply:
 
 
 def _parts(turn: Turn, pieces: bool) -> list[dict]:
-    """Gemini parts; a thought's signature rides on the first function call (else the next part), as 2.5 does."""
+    """Gemini parts; a thought's signature rides on the first function call (else the next part), as 2.5 does.
+    With thinking and function calls the API always signs: an unsigned scripted Thinking then gets one."""
     out: list[dict] = []
     pending: str | None = None
     for part in turn.parts:
         if isinstance(part, Thinking):
             out += [{"text": t, "thought": True} for t in (split(part.text, turn.chunks) if pieces else [part.text])]
+            if part.signature is None and turn.calls:
+                part.signature = base64.b64encode(token(48).encode()).decode()
             pending = part.signature or pending
             continue
         if isinstance(part, Text):

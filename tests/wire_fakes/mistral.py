@@ -30,8 +30,9 @@ def fail_reply(fail: Fail) -> Reply:
     if fail.kind == "auth":
         return json_reply(401, {"message": "Unauthorized", "request_id": token(32).lower()})
     if fail.kind == "rate_limit":
-        return mistral_error(429, "Requests rate limit exceeded", "rate_limited", "1300",
-                             {"retry-after": str(fail.retry_after)})
+        # no retry hint: Mistral sends its x-ratelimit-* counters, not retry-after (Fail.retry_after is unused)
+        return mistral_error(429, "Rate limit exceeded", "rate_limited", "1300",
+                             {"x-ratelimit-limit-req-minute": "60", "x-ratelimit-remaining-req-minute": "0"})
     if fail.kind == "server":
         return mistral_error(500, "Internal server error", "internal_server_error")
     return mistral_error(400, "Prompt contains 201000 tokens and 0 draft tokens, too large for model with 131072 "

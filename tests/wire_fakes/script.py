@@ -40,11 +40,12 @@ Part = Text | Thinking | ToolCall
 @dataclass
 class Turn:
     """One model reply. finish: "stop" | "tool_calls" | "length" (None: tool_calls when a call is in it).
-    usage: (input_tokens, output_tokens). chunks: how many deltas each text (and tool arguments) is split in."""
+    usage: (input_tokens, output_tokens[, reasoning_tokens]), output counting the reasoning.
+    chunks: how many deltas each text (and tool arguments, where the provider streams them) is split in."""
 
     parts: list[Part] = field(default_factory=list)
     finish: str | None = None
-    usage: tuple[int, int] = (12, 7)
+    usage: tuple[int, ...] = (12, 7)
     chunks: int = 1
 
     def __post_init__(self) -> None:
@@ -61,7 +62,8 @@ FAIL_KINDS = ("auth", "rate_limit", "server", "context", "output_cap")
 
 @dataclass
 class Fail:
-    """A provider error, rendered as that provider's real body, status and headers."""
+    """A provider error, rendered as that provider's real body, status and headers. `retry_after` (seconds) goes
+    where the provider gives a hint: Gemini's RetryInfo, Azure's retry-after; Bedrock, Cohere, Mistral give none."""
 
     kind: str
     retry_after: int = 17
