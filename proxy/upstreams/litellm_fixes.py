@@ -248,22 +248,14 @@ ours: contextvars.ContextVar[bool] = contextvars.ContextVar("orbridge_litellm_ca
 def apply(litellm) -> None:
     """Install the fixes into the imported LiteLLM (once, at import), active only for orbridge's calls."""
     from litellm.llms.cohere.chat.v2_transformation import CohereV2ChatConfig
-    from litellm.llms.cohere.common_utils import CohereError, CohereV2ModelResponseIterator
+    from litellm.llms.cohere.common_utils import CohereV2ModelResponseIterator
 
     stream_class = _cohere_iterator(CohereV2ModelResponseIterator)
-    make_iterator, make_error = CohereV2ChatConfig.get_model_response_iterator, CohereV2ChatConfig.get_error_class
+    make_iterator = CohereV2ChatConfig.get_model_response_iterator
 
     def get_model_response_iterator(self, streaming_response, sync_stream: bool, json_mode: bool | None = False):
         if not ours.get():
             return make_iterator(self, streaming_response, sync_stream, json_mode)
         return stream_class(streaming_response=streaming_response, sync_stream=sync_stream, json_mode=json_mode)
 
-    def get_error_class(self, error_message: str, status_code: int, headers):
-        # LiteLLM builds Cohere's error without the response headers: its 429's retry-after was lost.
-        error = make_error(self, error_message, status_code, headers)
-        if ours.get() and isinstance(error, CohereError):
-            error.headers = headers
-        return error
-
     CohereV2ChatConfig.get_model_response_iterator = get_model_response_iterator
-    CohereV2ChatConfig.get_error_class = get_error_class
