@@ -12,7 +12,7 @@ import json
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -148,6 +148,8 @@ def for_run(profile: Profile, api_key: str | None, network: bool = True) -> Cata
     one fetch of up to 3 s (a 1 s connect for endpoints other than OpenRouter), a failure remembered for a while."""
     import httpx
 
+    if profile.preset is not None and profile.preset.prefix:
+        return native(profile.provider, profile.preset.prefix)
     url = url_for(profile)
     if url is None:
         return None
@@ -212,6 +214,25 @@ def litellm_models(refresh: bool = False) -> Catalogue:
     except (CLIError, OSError):
         pass
     return Catalogue(rows, time.time(), "litellm")
+
+
+# A native preset's providers in LiteLLM's table (its `litellm_provider`, before any "-" suffix).
+NATIVE = {"gemini": ("gemini",), "vertex": ("vertex_ai",), "bedrock": ("bedrock_converse", "bedrock"),
+          "azure": ("azure",), "cohere": ("cohere_chat",), "mistral": ("mistral",)}
+
+
+def native(provider: str, prefix: str, refresh: bool = False) -> Catalogue | None:
+    """A native preset's models from LiteLLM's table, under the ids the preset sends (`bedrock/converse/…`),
+    so thinking, vision and the output cap are known for them."""
+    if provider not in NATIVE:
+        return None
+    table = litellm_models(refresh)
+    rows: dict[str, ModelEntry] = {}
+    for m in table.models:
+        if m.name in NATIVE[provider]:
+            bare = m.id.split("/", 1)[1] if m.id.startswith(m.name + "/") else m.id
+            rows.setdefault(prefix + bare, replace(m, id=prefix + bare, name=provider))
+    return Catalogue(sorted(rows.values(), key=lambda m: m.id), table.fetched_at, table.source)
 
 
 def _read_litellm() -> Catalogue | None:

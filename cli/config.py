@@ -31,6 +31,7 @@ class Preset:
     kind: str = DEFAULT_KIND  # the transport, a key of orbridge.proxy.upstreams.KINDS
     needs_key: bool = True
     key: str | None = None  # stored-key name when it is another preset's (one OpenRouter key for both)
+    prefix: str = ""  # a native (LiteLLM) provider's model prefix: `gemini-2.5-pro` is sent as `gemini/gemini-2.5-pro`
 
 
 PRESETS: dict[str, Preset] = {
@@ -39,7 +40,6 @@ PRESETS: dict[str, Preset] = {
     "deepseek": Preset("https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"),
     "groq": Preset("https://api.groq.com/openai/v1", "GROQ_API_KEY"),
     "together": Preset("https://api.together.xyz/v1", "TOGETHER_API_KEY"),
-    "mistral": Preset("https://api.mistral.ai/v1", "MISTRAL_API_KEY"),
     "ollama": Preset("http://127.0.0.1:11434/v1", None, needs_key=False),
     "lmstudio": Preset("http://127.0.0.1:1234/v1", None, needs_key=False),
     "vllm": Preset("http://127.0.0.1:8000/v1", "VLLM_API_KEY", needs_key=False),
@@ -54,6 +54,14 @@ PRESETS: dict[str, Preset] = {
     # Any LiteLLM model string (gemini/…, vertex_ai/…, bedrock/…, azure/…); LiteLLM reads the provider's
     # own environment variables, a stored key (key_name) is passed as api_key, base_url as api_base.
     "litellm": Preset("", None, kind="litellm", needs_key=False),
+    # Native providers: LiteLLM speaks their own API (the endpoint is LiteLLM's default unless --base-url).
+    # Vertex and Bedrock take cloud credentials from their usual chains, not one key (doctor checks them).
+    "gemini": Preset("", "GEMINI_API_KEY", kind="litellm", prefix="gemini/"),
+    "vertex": Preset("", None, kind="litellm", needs_key=False, prefix="vertex_ai/"),
+    "bedrock": Preset("", None, kind="litellm", needs_key=False, prefix="bedrock/converse/"),
+    "azure": Preset("", "AZURE_API_KEY", kind="litellm", prefix="azure/"),
+    "cohere": Preset("", "COHERE_API_KEY", kind="litellm", prefix="cohere_chat/"),
+    "mistral": Preset("", "MISTRAL_API_KEY", kind="litellm", prefix="mistral/"),
 }
 
 DEFAULT_PROFILE = "default"

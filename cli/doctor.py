@@ -95,6 +95,84 @@ def _litellm_credentials(profile: config.Profile) -> list[Check]:
     return checks
 
 
+VERTEX_EXTRA = "pipx install 'orbridge[vertex]'   (or: pip install 'orbridge[vertex]')"
+
+
+def _native_credentials(profile: config.Profile) -> list[Check]:
+    """A native preset's own settings, each failure naming the variable to set: the key, Azure's endpoint,
+    Vertex's service-account file and project, Bedrock's AWS credentials and region."""
+    env, name = os.environ, profile.provider
+    checks = []
+    var = profile.preset.env_var if profile.preset else None
+    if var and profile.base_url:  # LiteLLM sends the provider's variable to the URL given
+        checks.append(Check("api key", OK, f"${var} is set") if env.get(var, "").strip() else
+                      Check("api key", FAIL, f"${var} is not set (a stored key goes only to {name}'s own API)",
+                            f"export {var}=…"))
+    if name == "azure" and not (profile.base_url or env.get("AZURE_API_BASE")):
+        checks.append(Check("endpoint", FAIL, "no Azure endpoint: $AZURE_API_BASE is not set",
+                            "export AZURE_API_BASE=https://NAME.openai.azure.com   (or --base-url URL)"))
+    if name == "vertex":
+        checks += _vertex(env)
+    if name == "bedrock":
+        checks += _bedrock(env)
+    return checks
+
+
+def _vertex(env) -> list[Check]:
+    try:
+        import google.auth  # noqa: F401 - LiteLLM's Vertex client needs it
+    except ImportError:
+        return [Check("credentials", FAIL, "Vertex needs google-auth, which is not installed", VERTEX_EXTRA)]
+    path = env.get("GOOGLE_APPLICATION_CREDENTIALS", "").strip()
+    adc = Path.home() / ".config" / "gcloud" / "application_default_credentials.json"
+    info: dict = {}
+    if path:
+        try:
+            info = json.loads(Path(path).read_text(encoding="utf-8"))
+            if not isinstance(info, dict) or "type" not in info:
+                raise ValueError("not a Google credentials file (no \"type\")")
+        except (OSError, ValueError) as exc:
+            return [Check("credentials", FAIL, f"$GOOGLE_APPLICATION_CREDENTIALS: cannot read {path}: "
+                          f"{getattr(exc, 'strerror', None) or exc}",
+                          "point GOOGLE_APPLICATION_CREDENTIALS at the service-account JSON key file")]
+        checks = [Check("credentials", OK, f"{info.get('type')} from $GOOGLE_APPLICATION_CREDENTIALS ({path})")]
+    elif adc.is_file():
+        checks = [Check("credentials", OK, f"application default credentials ({adc})")]
+    else:
+        return [Check("credentials", FAIL, "no Google credentials: $GOOGLE_APPLICATION_CREDENTIALS is not set and "
+                      "there are no application default credentials",
+                      "export GOOGLE_APPLICATION_CREDENTIALS=/path/to/key.json   "
+                      "(or: gcloud auth application-default login)")]
+    project = env.get("VERTEXAI_PROJECT") or env.get("GOOGLE_CLOUD_PROJECT") or info.get("project_id")
+    checks.append(Check("project", OK, project) if project else Check(
+        "project", FAIL, "no Google Cloud project: $VERTEXAI_PROJECT is not set", "export VERTEXAI_PROJECT=my-project"))
+    if not (env.get("VERTEXAI_LOCATION") or env.get("GOOGLE_CLOUD_LOCATION")):
+        checks.append(Check("location", WARN, "$VERTEXAI_LOCATION is not set: LiteLLM uses us-central1",
+                            "export VERTEXAI_LOCATION=europe-west4   (where your models are enabled)"))
+    return checks
+
+
+def _bedrock(env) -> list[Check]:
+    import botocore.session
+
+    session = botocore.session.Session()
+    resolver = session.get_component("credential_provider")
+    for remote in ("container-role", "instance-metadata"):  # no network from doctor's own checks
+        resolver.remove(remote)
+    try:
+        creds = session.get_credentials()
+    except Exception as exc:  # noqa: BLE001 - a broken ~/.aws file, an unknown profile
+        return [Check("credentials", FAIL, f"AWS credentials: {exc}", "fix ~/.aws/config, or unset AWS_PROFILE")]
+    checks = [Check("credentials", OK, f"AWS credentials from {creds.method}") if creds else Check(
+        "credentials", FAIL, "no AWS credentials: $AWS_ACCESS_KEY_ID / $AWS_SECRET_ACCESS_KEY are not set and "
+        "no profile has any", "export AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=…   (or AWS_PROFILE=NAME)")]
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    checks.append(Check("region", OK, region) if region else Check(
+        "region", FAIL, "no AWS region: $AWS_REGION is not set", "export AWS_REGION=us-east-1   "
+        "(a region where the model is enabled)"))
+    return checks
+
+
 def _unreachable_fix(detail: str) -> str:
     if "is the server running?" in detail:
         return "start the server (for Ollama: `ollama serve`), or point --base-url at where it listens"
@@ -259,11 +337,15 @@ def run_checks(o: Overrides, claude: str | None) -> list[Check]:
         env = f" or export {profile.env_var}" if profile.env_var else ""
         checks.append(Check("api key", FAIL, f"no key for {profile.provider}",
                             f"orbridge keys set {profile.preset.key or profile.provider}{env}"))
+    elif profile.preset is not None and profile.preset.prefix:
+        pass  # a native preset: its own checks below
     elif profile.transport.provider_variables:
         checks += _litellm_credentials(profile)
     else:
         checks.append(Check("api key", OK, f"none sent to {host} (no Authorization header)",
                             None if profile.preset is None else resolved.key_fix))
+    native = _native_credentials(profile) if profile.preset is not None and profile.preset.prefix else []
+    checks += native
     for warning in resolved.warnings():
         checks.append(Check("key transport", WARN, warning, "use an https:// base URL"))
     reach = _key_accepted(profile, key)
@@ -274,7 +356,7 @@ def run_checks(o: Overrides, claude: str | None) -> list[Check]:
     checks.append(_port())
     checks.append(_onboarding())
     checks += _environment()
-    if (key or not needs) and not down:
+    if (key or not needs) and not down and not any(c.status == FAIL for c in native):  # no trip without credentials
         checks.append(_round_trip(resolved))
     return checks
 

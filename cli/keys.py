@@ -167,6 +167,12 @@ def env_override(name: str) -> str | None:
 
 def set_command(name: str, force: bool) -> None:
     """`orbridge keys set NAME`: check the name, read the key, store it, say what will actually be used."""
+    from .config import PRESETS
+
+    preset = PRESETS.get(name)
+    if preset is not None and preset.prefix and preset.env_var is None:  # Vertex, Bedrock: cloud credentials
+        raise CLIError(f"{name} takes no API key: it uses your cloud credentials",
+                       f"orbridge doctor --provider {name}   (names what to set)", code=2)
     _confirm_name(name, force)
     value = _read_key(name)
     set_key(name, value)

@@ -106,7 +106,9 @@ def show(o: Overrides, search: str | None, tools: bool, reasoning: bool, vision:
 
     console = Console(stderr=True)
     with console.status(f"fetching the {profile.provider} model list…"):
-        if profile.transport.model_list is None:  # LiteLLM: its own table, every provider it knows
+        if profile.preset is not None and profile.preset.prefix:  # a native provider: its rows of LiteLLM's table
+            cat, warning = catalogue.native(profile.provider, profile.preset.prefix, refresh), None
+        elif profile.transport.model_list is None:  # LiteLLM: its own table, every provider it knows
             cat, warning = catalogue.litellm_models(refresh), None
         else:
             url = profile.catalogue_url or profile.url

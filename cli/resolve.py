@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from orbridge.proxy.listen import is_loopback
-from orbridge.proxy.settings import Routes
+from orbridge.proxy.settings import FAMILIES, THRESHOLD, Routes
 
 from . import catalogue, config, keys
 from .errors import CLIError
@@ -60,6 +60,9 @@ def key_for(profile: config.Profile) -> tuple[str | None, str, str | None]:
         key, source = keys.lookup(profile.key_name, named.env_var if named else None)
         return key, source, (source[4:] if source.startswith("env:") else profile.key_name)
     preset = profile.preset
+    if preset is not None and preset.prefix and preset.env_var and not profile.base_url:
+        key, source = keys.lookup(profile.provider, preset.env_var)  # a native provider's key, to its own API
+        return key, source, (source[4:] if source.startswith("env:") else profile.provider if key else None)
     if profile.transport.provider_variables:
         return None, "none", None  # the SDK (LiteLLM) reads the provider's own variables, for its endpoint
     if preset is None or (profile.base_url and profile.base_url.rstrip("/") != preset.base_url.rstrip("/")):
@@ -69,7 +72,22 @@ def key_for(profile: config.Profile) -> tuple[str | None, str, str | None]:
     return key, source, (source[4:] if source.startswith("env:") else name)
 
 
+# What to check when a cloud provider refuses the credentials LiteLLM found in its usual chain.
+CLOUD_FIX = {
+    "vertex": "Check the service-account file in $GOOGLE_APPLICATION_CREDENTIALS (or `gcloud auth "
+              "application-default login`), and $VERTEXAI_PROJECT; `orbridge doctor --provider vertex`",
+    "bedrock": "Check $AWS_ACCESS_KEY_ID / $AWS_SECRET_ACCESS_KEY (or $AWS_PROFILE) and $AWS_REGION; "
+               "`orbridge doctor --provider bedrock`",
+}
+
+
 def key_fix(profile: config.Profile, source: str, label: str | None) -> str:
+    preset = profile.preset
+    if preset is not None and preset.prefix and not (label and source == "file"):
+        if preset.env_var:
+            return (f"Check ${preset.env_var} (LiteLLM sends it to {profile.provider}): fix or unset it, or "
+                    f"store one with `orbridge keys set {profile.provider}`")
+        return CLOUD_FIX.get(profile.provider, "")
     if profile.transport.provider_variables and not label:
         return ("Set the provider's variable named above (LiteLLM reads it), or store a key with "
                 "`orbridge keys set NAME` and tie it with `--key-name NAME`")
@@ -98,7 +116,23 @@ def apply(profile: config.Profile, o: Overrides) -> config.Profile:
         changes.update(model=o.model, opus=None, sonnet=None, fable=None, haiku=None)
     if o.haiku:
         changes["haiku"] = o.haiku
-    return dataclasses.replace(profile, **changes) if changes else profile
+    return native_ids(dataclasses.replace(profile, **changes) if changes else profile)
+
+
+def native_ids(profile: config.Profile) -> config.Profile:
+    """A native provider's bare model ids as LiteLLM model strings (`gemini-2.5-pro` -> `gemini/gemini-2.5-pro`);
+    ids already naming the provider (`gemini/…`, `bedrock/…`) stay as they are."""
+    prefix = profile.preset.prefix if profile.preset else ""
+    if not prefix:
+        return profile
+    head = prefix.split("/")[0] + "/"
+
+    def full(model):
+        return model if not isinstance(model, str) or model.startswith(head) else prefix + model
+
+    routes = {rule: model if rule == THRESHOLD else full(model) for rule, model in profile.routes.items()}
+    return dataclasses.replace(profile, model=full(profile.model), **{f: full(getattr(profile, f)) for f in FAMILIES},
+                               fallbacks=[full(m) for m in profile.fallbacks], routes=routes)
 
 
 def resolve(o: Overrides, need_key: bool = True, network: bool = True) -> Resolved:

@@ -15,7 +15,9 @@ from .errors import UpstreamError, upstream_message
 from .settings import ModelInfo, Settings
 
 _NUMBERS = re.compile(r"\d[\d,]*")
-_OUTPUT_WORDS = re.compile(r"max_tokens|max_completion_tokens|completion tokens|output tokens|max_output", re.I)
+_OUTPUT_WORDS = re.compile(r"max_tokens|max_completion_tokens|completion tokens|output tokens|max_?output"
+                           r"|maximum tokens you requested", re.I)  # …, Gemini's maxOutputTokens, Bedrock's words
+_EXCLUSIVE = re.compile(r"(\d[\d,]*) \(exclusive\)", re.I)  # Gemini: "from 1 (inclusive) to 65537 (exclusive)"
 _IN_COMPLETION = re.compile(r"maximum context length is (\d+).*?\((\d+) in the messages, (\d+) in the completion",
                             re.I | re.S)
 
@@ -25,6 +27,7 @@ OPTIONAL_PARAMS = ("response_format", "reasoning_effort", "reasoning", "parallel
 _REJECTED = re.compile(r"unsupported|unrecogni[sz]ed|not supported|not permitted|extra (?:inputs|fields)"
                        r"|unknown (?:field|param|argument|name)|invalid (?:parameter|argument)|not allowed"
                        r"|additional properties", re.I)
+_BODY_LOC = re.compile(r"""["']loc["']\s*:\s*\[\s*["']body["']\s*,\s*["'](\w+)["']\s*\]""")
 _SYSTEM_POSITION = re.compile(r"system (?:message|role|prompt)s?\b.{0,60}(?:beginning|first|start|only|not "
                               r"supported|must|position)|roles must alternate", re.I)
 
@@ -84,6 +87,7 @@ def output_cap_hint(err: UpstreamError, body: dict) -> int | None:
         return room if 0 < room < sent else None
     if not _OUTPUT_WORDS.search(message):
         return None
+    message = _EXCLUSIVE.sub(lambda m: str(int(m.group(1).replace(",", "")) - 1), message)
     numbers = [int(n.replace(",", "")) for n in _NUMBERS.findall(message)]
     below = [n for n in numbers if 256 <= n < sent]
     return max(below) if below else None
@@ -96,8 +100,10 @@ def unsupported_param_hint(err: UpstreamError, body: dict) -> str | None:
     message = upstream_message(err.body)
     if not _REJECTED.search(message):
         return None
+    # pydantic servers (Mistral's 422) name the field only in `loc`: ["body", "reasoning_effort"]
+    named = set(_BODY_LOC.findall(err.body if isinstance(err.body, str) else str(err.body)))
     for key in OPTIONAL_PARAMS:
-        if key in body and re.search(rf"(?<![\w]){re.escape(key)}(?![\w])", message):
+        if key in body and (key in named or re.search(rf"(?<![\w]){re.escape(key)}(?![\w])", message)):
             return key
     return None
 

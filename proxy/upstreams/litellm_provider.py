@@ -17,6 +17,7 @@ import anyio
 
 from ..errors import StreamFailed, UpstreamEOF, UpstreamError, from_upstream
 from ..settings import Upstream
+from . import litellm_fixes
 
 # Fields of our OpenAI body that are OpenRouter-only; LiteLLM providers would reject or misread them.
 _OPENROUTER_ONLY = ("usage", "reasoning", "top_k")
@@ -34,6 +35,7 @@ def _load():
 
             litellm.suppress_debug_info = True
             litellm.telemetry = False
+            litellm_fixes.apply(litellm)
             _module = litellm
     return _module
 
@@ -76,9 +78,13 @@ def missing_credentials(model: str) -> list[str]:
 def _error(exc: Exception, provider: str, model: str = "") -> UpstreamError:
     status = getattr(exc, "status_code", None)
     raw = str(exc)
-    text = clean_message(raw)
+    text = litellm_fixes.provider_message(clean_message(raw))
     if not isinstance(status, int) or not 400 <= status < 600:
         status = 0 if "Connection" in type(exc).__name__ else 502
+    install = litellm_fixes.missing_extra(raw)
+    if install:  # final: asking again cannot help
+        return UpstreamError(400, f"{provider} needs a package orbridge installs only on request: {install}", {},
+                             provider)
     if _MISSING_KEY.search(raw):
         # LiteLLM reports a missing key as a 500: it is final, and nothing was sent.
         missing = missing_credentials(model) if model else []
@@ -87,12 +93,10 @@ def _error(exc: Exception, provider: str, model: str = "") -> UpstreamError:
                              missing_credentials=True)
     if status >= 500 and _UNREACHABLE.search(raw):
         status = 0  # nothing answered: the same treatment as on the OpenAI-compatible path
-    headers = {}
-    response = getattr(exc, "response", None)
-    retry_after = getattr(getattr(response, "headers", None), "get", lambda _k: None)("retry-after")
-    if retry_after:
-        headers["retry-after"] = str(retry_after)
-    return UpstreamError(status, text, headers, provider)
+    elif litellm_fixes.rejected_key(status, raw):
+        status = 401
+    retry_after = litellm_fixes.retry_after(exc, raw) if status in (429, 503, 529) else None
+    return UpstreamError(status, text, {"retry-after": retry_after} if retry_after else {}, provider)
 
 
 def with_cost(data: dict, model: str) -> dict:
@@ -111,8 +115,9 @@ def with_cost(data: dict, model: str) -> dict:
 
 
 class LiteLLMStream:
-    def __init__(self, response, provider: str, model: str = "", key_fix: str = "") -> None:
+    def __init__(self, response, provider: str, model: str = "", key_fix: str = "", first=None) -> None:
         self._response = response
+        self._first = first  # the chunk open_stream read to see the provider's answer begin
         self._key_fix = key_fix
         self._provider = provider
         self._model = model
@@ -123,9 +128,10 @@ class LiteLLMStream:
 
     async def __aiter__(self) -> AsyncIterator[dict]:
         try:
+            if self._first is not None:
+                yield _chunk(self._first, self._model)
             async for chunk in self._response:
-                data = chunk.model_dump(exclude_none=True) if hasattr(chunk, "model_dump") else dict(chunk)
-                yield with_cost(data, self._model) if "usage" in data else data
+                yield _chunk(chunk, self._model)
         except Exception as exc:  # noqa: BLE001 - every LiteLLM failure becomes an Anthropic error event
             err = _error(exc, self._provider, self._model)
             if err.status == 0:
@@ -142,15 +148,19 @@ class LiteLLMStream:
                 pass
 
 
+def _chunk(chunk, model: str) -> dict:
+    data = litellm_fixes.answer(chunk.model_dump(exclude_none=True) if hasattr(chunk, "model_dump") else dict(chunk))
+    return with_cost(data, model) if "usage" in data else data
+
+
 class LiteLLMTransport:
     def __init__(self, upstream: Upstream) -> None:
         self.upstream = upstream
         self._import = preload()
 
     def _kwargs(self, body: dict) -> dict:
-        kw = {k: v for k, v in body.items() if k not in _OPENROUTER_ONLY}
-        if self.upstream.base_url:
-            kw["api_base"] = self.upstream.base_url
+        kw = {k: v for k, v in litellm_fixes.request(body, self.upstream.provider).items() if k not in _OPENROUTER_ONLY}
+        kw.update(litellm_fixes.endpoint_kwargs(self.upstream.provider, self.upstream.base_url))
         if self.upstream.api_key:
             kw["api_key"] = self.upstream.api_key
         if self.upstream.headers:
@@ -165,19 +175,24 @@ class LiteLLMTransport:
 
     async def open_stream(self, body: dict) -> LiteLLMStream:
         litellm = await self._litellm()
+        litellm_fixes.ours.set(True)  # this task's LiteLLM calls get the fixes (litellm_fixes.apply)
         try:
             response = await litellm.acompletion(**self._kwargs(body))
+            # LiteLLM sends some providers' requests (Gemini, Vertex) only when the stream is first read: read a
+            # chunk, so that their HTTP errors are the request's (learned from, fallen back on) as elsewhere.
+            first = await anext(aiter(response), None)
         except Exception as exc:  # noqa: BLE001 - mapped by status code, as LiteLLM's classes are unreliable
             raise _error(exc, self.upstream.provider, body["model"]) from exc
-        return LiteLLMStream(response, self.upstream.provider, body["model"], self.upstream.key_fix)
+        return LiteLLMStream(response, self.upstream.provider, body["model"], self.upstream.key_fix, first)
 
     async def complete(self, body: dict) -> dict:
         litellm = await self._litellm()
+        litellm_fixes.ours.set(True)
         try:
             response = await litellm.acompletion(**self._kwargs(body))
         except Exception as exc:  # noqa: BLE001
             raise _error(exc, self.upstream.provider, body["model"]) from exc
-        return with_cost(response.model_dump(exclude_none=True), body["model"])
+        return with_cost(litellm_fixes.answer(response.model_dump(exclude_none=True)), body["model"])
 
     async def aclose(self) -> None:
         pass
