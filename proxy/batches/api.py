@@ -20,7 +20,7 @@ from .forward import Forward
 from .parse import requests_of
 from .runner import start
 from .shapes import message_batch
-from .store import NotEnded
+from .store import NotEnded, Store
 
 MAX_BYTES = 256 * 1024 * 1024
 SPOOLED_IN_MEMORY = 1024 * 1024
@@ -116,26 +116,26 @@ async def cancel(request: Request) -> Response:
     return _answer(request, batch)
 
 
-async def delete(request: Request) -> Response:
+async def _once_ended(request: Request, work, refusal: str):
+    """(batch id, what `work(store, id)` gives) for a batch that has ended; a 400 saying `refusal` otherwise."""
     batch_id = request.path_params["batch_id"]
     runner = _runner(request)
     try:
-        deleted = await runner.db(runner.store.delete, batch_id)
+        return batch_id, await runner.db(work, runner.store, batch_id)
     except NotEnded:
-        raise bad_request(f"message batch {batch_id} is still processing; cancel it first, then delete it "
-                          "once it has ended") from None
+        raise bad_request(f"message batch {batch_id} {refusal}") from None
+
+
+async def delete(request: Request) -> Response:
+    batch_id, deleted = await _once_ended(request, Store.delete, "is still processing; cancel it first, then "
+                                          "delete it once it has ended")
     _found(deleted or None, batch_id)
     return JSONResponse({"id": batch_id, "type": "message_batch_deleted"})
 
 
 async def results(request: Request) -> Response:
-    batch_id = request.path_params["batch_id"]
-    runner = _runner(request)
-    try:
-        lines = await runner.db(runner.store.results, batch_id)
-    except NotEnded:
-        raise bad_request(f"message batch {batch_id} has not ended yet; its results are ready when "
-                          "processing_status is ended") from None
+    batch_id, lines = await _once_ended(request, Store.results, "has not ended yet; its results are ready when "
+                                        "processing_status is ended")
     return StreamingResponse(_found(lines, batch_id), media_type="application/binary")  # type: ignore[arg-type]
 
 
