@@ -165,10 +165,13 @@ def _bedrock(env) -> list[Check]:
         return [Check("credentials", FAIL, f"AWS credentials: {exc}", "fix ~/.aws/config, or unset AWS_PROFILE")]
     checks = [Check("credentials", OK, f"AWS credentials from {creds.method}") if creds else Check(
         "credentials", FAIL, "no AWS credentials: $AWS_ACCESS_KEY_ID / $AWS_SECRET_ACCESS_KEY are not set and "
-        "no profile has any", "export AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=…   (or AWS_PROFILE=NAME)")]
-    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+        "no profile has any (an EC2/ECS role is not checked here)",
+        "export AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=…   (or AWS_PROFILE=NAME)")]
+    # LiteLLM's order: its own variable, the AWS ones, the profile's config, then us-west-2.
+    region = (env.get("AWS_REGION_NAME") or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+              or session.get_config_variable("region"))
     checks.append(Check("region", OK, region) if region else Check(
-        "region", FAIL, "no AWS region: $AWS_REGION is not set", "export AWS_REGION=us-east-1   "
+        "region", WARN, "no AWS region set: LiteLLM will use us-west-2", "export AWS_REGION=us-east-1   "
         "(a region where the model is enabled)"))
     return checks
 

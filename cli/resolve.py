@@ -83,6 +83,9 @@ CLOUD_FIX = {
 
 def key_fix(profile: config.Profile, source: str, label: str | None) -> str:
     preset = profile.preset
+    if preset is not None and preset.prefix and preset.env_var and profile.base_url and not profile.key_name:
+        return (f"A --base-url gets no key unless one is tied to it: add --key-name {profile.provider} (then "
+                f"${preset.env_var} or the stored {profile.provider} key goes there)")
     if preset is not None and preset.prefix and not (label and source == "file"):
         if preset.env_var:
             return (f"Check ${preset.env_var} (LiteLLM sends it to {profile.provider}): fix or unset it, or "
@@ -172,8 +175,15 @@ def proxy_settings(r: Resolved, token: str, **extra):
     tiers = p.tiers()
     # Messages name the upstream by its preset, or by its URL (never "custom").
     name = p.provider if p.preset is not None else safe_url(p.url)
+    preset = p.preset
+    native = preset is not None and bool(preset.prefix)
+    # A LiteLLM profile calls one provider: a native preset's own, or (with a key tied to it) the default
+    # model's. Its key goes to no other, whatever model name a client asks for.
+    family = preset.prefix if native else (p.model or tiers["sonnet"]).split("/", 1)[0] + "/" \
+        if p.kind == "litellm" and r.api_key else ""
     upstream = Upstream(base_url=p.url, provider=name, kind=p.kind, api_key=r.api_key,
-                        headers=dict(p.headers), timeout=p.timeout, key_fix=r.key_fix)
+                        headers=dict(p.headers), timeout=p.timeout, key_fix=r.key_fix, model_prefix=family,
+                        needs_key=native and bool(preset.env_var))
     models = ModelMap(default=p.model or tiers["sonnet"], opus=tiers["opus"], sonnet=tiers["sonnet"],
                       haiku=tiers["haiku"], fable=tiers["fable"])
     info = {k: ModelInfo.of(m) for k, m in r.model_info.items()}

@@ -81,6 +81,12 @@ class Upstream:
     connect_timeout: float = 10.0
     # What to do when the upstream rejects the key: names the key actually sent, or how to tie one.
     key_fix: str = ""  # empty: "orbridge keys set <provider>"
+    # LiteLLM profiles: the model family this profile may call (`gemini/`): a bare id gets the prefix, a model of
+    # another family is refused, since the key is for this provider only. Empty: any model.
+    model_prefix: str = ""
+    # A key must be sent: a native preset whose key LiteLLM would otherwise read from the environment by
+    # itself, also for a --base-url it was not meant for. Without one the request fails before leaving.
+    needs_key: bool = False
 
     @property
     def is_openrouter(self) -> bool:

@@ -13,7 +13,7 @@ import sys
 import anthropic
 import pytest
 
-from orbridge.cli import resolve
+from orbridge.cli import config, resolve
 from orbridge.proxy.upstreams import litellm_fixes
 
 from . import claude_code_requests as cc
@@ -82,7 +82,8 @@ def native(proxy_factory, monkeypatch, dirs):
         for name, value in {**dirs, **credential_env(provider, fake.credentials), **(env or {})}.items():
             monkeypatch.setenv(name, value)
         model = model or MODELS[provider] or fake.credentials["deployment"]
-        r = resolve.resolve(resolve.Overrides(provider=provider, base_url=fake.url, model=model))
+        tied = provider if config.PRESETS[provider].env_var else None  # a --base-url gets a key only when tied
+        r = resolve.resolve(resolve.Overrides(provider=provider, base_url=fake.url, model=model, key_name=tied))
         s = resolve.proxy_settings(r, TOKEN)
         proxy = proxy_factory(upstream=s.upstream, models=s.models, model_info=s.model_info, first_byte_grace=8.0,
                               extra_secrets=s.extra_secrets)
@@ -361,7 +362,8 @@ def doctor(home, provider: str, *args: str, extra: dict | None = None) -> dict:
 def test_doctor_names_each_missing_credential(home, tmp_path):
     checks = doctor(home, "bedrock", "--model", "anthropic.claude-sonnet-4-20250514-v1:0")
     assert "$AWS_ACCESS_KEY_ID" in checks["credentials"]["detail"] and "AWS_PROFILE" in checks["credentials"]["fix"]
-    assert checks["region"]["status"] == "fail" and "AWS_REGION=" in checks["region"]["fix"]
+    assert checks["region"]["status"] == "warn" and "AWS_REGION=" in checks["region"]["fix"]
+    assert "us-west-2" in checks["region"]["detail"]  # what LiteLLM falls back to
     assert "live round trip" not in checks  # nothing is sent without credentials
 
     checks = doctor(home, "vertex", "--model", "gemini-2.5-pro",
@@ -382,8 +384,8 @@ def test_doctor_names_each_missing_credential(home, tmp_path):
 def test_doctor_round_trip_through_a_native_fake(home):
     with start("gemini") as fake:
         fake.script([Turn([Text("ok")])])
-        checks = doctor(home, "gemini", "--base-url", fake.url, "--model", "gemini-2.5-flash",
-                        extra={"GEMINI_API_KEY": fake.credentials["api_key"]})
+        checks = doctor(home, "gemini", "--base-url", fake.url, "--key-name", "gemini", "--model",
+                        "gemini-2.5-flash", extra={"GEMINI_API_KEY": fake.credentials["api_key"]})
         assert checks["api key"]["status"] == "ok"
         assert checks["live round trip"]["status"] == "ok", checks["live round trip"]
         assert fake.violations == []
@@ -419,3 +421,68 @@ def test_keys_for_native_presets(home, monkeypatch):
     r = home("keys", "set", "bedrock", input="whatever\n")
     assert r.returncode == 2 and "doctor --provider bedrock" in r.stderr and "stored" not in r.stdout
     assert max(len(line) for line in r.stderr.splitlines()) <= 80
+
+
+def test_a_cohere_stream_ending_in_error_is_not_a_finished_turn():
+    """Cohere's finish_reason ERROR or TIMEOUT: the answer did not finish, so it must not end as end_turn."""
+    import asyncio
+
+    from orbridge.proxy.upstreams.litellm_provider import _load
+
+    _load()
+    from litellm.llms.cohere.chat.v2_transformation import CohereV2ChatConfig
+
+    for reason in ("ERROR", "TIMEOUT"):
+        end = json.dumps({"type": "message-end", "delta": {"finish_reason": reason}})
+        lines = ['data: {"type":"content-delta","index":0,"delta":{"message":{"content":{"text":"Hal"}}}}',
+                 f"data: {end}"]
+
+        async def feed(lines=lines):
+            for line in lines:
+                yield line
+
+        async def collect(feed=feed):
+            litellm_fixes.ours.set(True)
+            it = CohereV2ChatConfig().get_model_response_iterator(feed(), sync_stream=False)
+            return [c async for c in it]
+
+        with pytest.raises(Exception, match=f"finish_reason {reason}"):
+            asyncio.run(collect())
+
+
+@pytest.mark.parametrize("provider", ["gemini", "bedrock"])
+def test_a_model_of_another_provider_is_refused_before_anything_is_sent(native, provider):
+    """`/model openai/gpt-4o` in a Gemini session must not send the Gemini key (or AWS credentials) to OpenAI:
+    the profile calls its own provider only. A bare id gets the provider's prefix."""
+    n = native(provider)
+    with pytest.raises(anthropic.NotFoundError) as exc:
+        n.client.messages.create(model="openai/gpt-4o", max_tokens=20, messages=[{"role": "user", "content": "hi"}])
+    assert exc.value.response.headers["x-should-retry"] == "false"
+    assert f"is not a {provider} model" in exc.value.body["error"]["message"]
+    assert n.bodies() == []
+
+
+def test_a_base_url_gets_the_providers_key_only_when_tied(proxy_factory, monkeypatch, dirs):
+    """LiteLLM would read $GEMINI_API_KEY by itself and send it to any --base-url: without --key-name nothing
+    is sent, and the error says how to tie the key."""
+    with start("gemini") as fake:
+        for name, value in {**dirs, "GEMINI_API_KEY": fake.credentials["api_key"]}.items():
+            monkeypatch.setenv(name, value)
+        r = resolve.resolve(resolve.Overrides(provider="gemini", base_url=fake.url, model="gemini-2.5-flash"))
+        s = resolve.proxy_settings(r, TOKEN)
+        proxy = proxy_factory(upstream=s.upstream, models=s.models, model_info=s.model_info)
+        client = anthropic.Anthropic(base_url=proxy.url, api_key=TOKEN, max_retries=0)
+        with pytest.raises(anthropic.PermissionDeniedError) as exc:
+            client.messages.create(model="claude-sonnet-4-5", max_tokens=20,
+                                   messages=[{"role": "user", "content": "hi"}])
+        assert "--key-name gemini" in exc.value.body["error"]["message"]
+        assert [q for q in fake.requests if q.method == "POST"] == []
+        assert fake.credentials["api_key"] not in json.dumps([q.headers for q in fake.requests])
+
+
+def test_vertex_without_any_credentials_is_a_final_error_naming_the_fix():
+    from orbridge.proxy.upstreams.litellm_provider import _error
+
+    err = _error(Exception("Your default credentials were not found. To set up Application Default "
+                           "Credentials, see https://cloud.google.com/docs/authentication"), "vertex", "m")
+    assert err.missing_credentials

@@ -45,7 +45,7 @@ def endpoint_kwargs(provider: str, base_url: str, env: Mapping[str, str] = os.en
     elif provider == "bedrock":
         if base:
             kw["aws_bedrock_runtime_endpoint"] = base
-        region = _env(env, "AWS_REGION", "AWS_DEFAULT_REGION")
+        region = _env(env, "AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION")
         if region:
             kw["aws_region_name"] = region
     elif provider == "azure":
@@ -201,8 +201,12 @@ def request(body: dict, provider: str = "") -> dict:
 
 
 # --- Cohere v2 streams ---------------------------------------------------------------------------------
-_COHERE_FINISH = {"COMPLETE": "stop", "STOP_SEQUENCE": "stop", "MAX_TOKENS": "length", "TOOL_CALL": "tool_calls",
-                  "ERROR": "stop", "TIMEOUT": "stop"}
+_COHERE_FINISH = {"COMPLETE": "stop", "STOP_SEQUENCE": "stop", "MAX_TOKENS": "length", "TOOL_CALL": "tool_calls"}
+_COHERE_FAILED = {"ERROR", "TIMEOUT"}  # the answer did not finish: an error, never a complete turn
+
+
+class CohereStreamFailed(Exception):
+    """Cohere ended a stream with finish_reason ERROR or TIMEOUT."""
 
 
 def _cohere_iterator(base: type) -> type:
@@ -230,6 +234,8 @@ def _cohere_iterator(base: type) -> type:
                 usage = {"prompt_tokens": prompt, "completion_tokens": completion,
                          "total_tokens": prompt + completion}
             reason = str(delta.get("finish_reason") or "COMPLETE")
+            if reason in _COHERE_FAILED:
+                raise CohereStreamFailed(f"cohere ended the answer with finish_reason {reason}")
             return True, _COHERE_FINISH.get(reason, reason.lower()), usage
 
         def chunk_parser(self, chunk: dict):

@@ -48,7 +48,8 @@ def preload() -> threading.Thread:
 
 _MISSING_KEY = re.compile(r"missing .{0,40}(?:api[_ ]?key|credential)|no api key|api[_ ]key (?:is )?(?:not set|"
                           r"required|missing)|set the `?\w+_(?:API_KEY|TOKEN)`?.{0,60}environment variable"
-                          r"|unable to locate credentials|nocredentialserror", re.I)
+                          r"|unable to locate credentials|nocredentialserror|default credentials were not found"
+                          r"|defaultcredentialserror|could not resolve project_id", re.I)
 _UNREACHABLE = re.compile(r"connection error|cannot connect to host|connect call failed|connection refused"
                           r"|name or service not known|temporary failure in name resolution|nodename nor servname",
                           re.I)
@@ -158,7 +159,28 @@ class LiteLLMTransport:
         self.upstream = upstream
         self._import = preload()
 
+    def _own_model(self, model: str) -> str:
+        """The model with this profile's family prefix; a model of another provider is refused (a 404 before
+        anything is sent): the profile's key and credentials are for its own provider only."""
+        prefix = self.upstream.model_prefix
+        if not prefix:
+            return model
+        if "/" not in model:
+            return prefix + model
+        family = prefix.split("/", 1)[0] + "/"
+        if model.startswith(family):
+            return model
+        raise UpstreamError(404, f"model {model} is not a {self.upstream.provider} model: this profile sends "
+                                 f"requests to {self.upstream.provider} only (ids starting {family})", {},
+                            self.upstream.provider)
+
     def _kwargs(self, body: dict) -> dict:
+        """LiteLLM's arguments; UpstreamError (nothing sent) for another provider's model or a missing key."""
+        if self.upstream.needs_key and not self.upstream.api_key:
+            where = self.upstream.base_url or f"{self.upstream.provider}'s API"
+            raise UpstreamError(401, f"no API key to send to {where}", {}, self.upstream.provider,
+                                missing_credentials=True)
+        body = {**body, "model": self._own_model(body["model"])}
         kw = {k: v for k, v in litellm_fixes.request(body, self.upstream.provider).items() if k not in _OPENROUTER_ONLY}
         kw.update(litellm_fixes.endpoint_kwargs(self.upstream.provider, self.upstream.base_url))
         if self.upstream.api_key:
@@ -176,20 +198,28 @@ class LiteLLMTransport:
     async def open_stream(self, body: dict) -> LiteLLMStream:
         litellm = await self._litellm()
         litellm_fixes.ours.set(True)  # this task's LiteLLM calls get the fixes (litellm_fixes.apply)
+        kw = self._kwargs(body)
         try:
-            response = await litellm.acompletion(**self._kwargs(body))
+            response = await litellm.acompletion(**kw)
+        except Exception as exc:  # noqa: BLE001 - mapped by status code, as LiteLLM's classes are unreliable
+            raise _error(exc, self.upstream.provider, body["model"]) from exc
+        try:
             # LiteLLM sends some providers' requests (Gemini, Vertex) only when the stream is first read: read a
             # chunk, so that their HTTP errors are the request's (learned from, fallen back on) as elsewhere.
             first = await anext(aiter(response), None)
-        except Exception as exc:  # noqa: BLE001 - mapped by status code, as LiteLLM's classes are unreliable
-            raise _error(exc, self.upstream.provider, body["model"]) from exc
+        except BaseException as exc:
+            await LiteLLMStream(response, self.upstream.provider).aclose()
+            if isinstance(exc, Exception):
+                raise _error(exc, self.upstream.provider, body["model"]) from exc
+            raise
         return LiteLLMStream(response, self.upstream.provider, body["model"], self.upstream.key_fix, first)
 
     async def complete(self, body: dict) -> dict:
         litellm = await self._litellm()
         litellm_fixes.ours.set(True)
+        kw = self._kwargs(body)
         try:
-            response = await litellm.acompletion(**self._kwargs(body))
+            response = await litellm.acompletion(**kw)
         except Exception as exc:  # noqa: BLE001
             raise _error(exc, self.upstream.provider, body["model"]) from exc
         return with_cost(litellm_fixes.answer(response.model_dump(exclude_none=True)), body["model"])

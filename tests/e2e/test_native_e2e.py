@@ -14,6 +14,9 @@ SECRET = {"gemini": "GEMINI_API_KEY", "azure": "AZURE_API_KEY", "cohere": "COHER
           "mistral": "MISTRAL_API_KEY", "bedrock": "AWS_SECRET_ACCESS_KEY", "vertex": "VERTEXAI_CREDENTIALS"}
 
 
+KEYED = {"gemini", "azure", "cohere", "mistral"}
+
+
 @pytest.mark.parametrize("provider", list(SECRET))
 def test_a_bash_round_trip_through_the_providers_own_api(e2e, provider):
     with start(provider) as fake:
@@ -26,8 +29,9 @@ def test_a_bash_round_trip_through_the_providers_own_api(e2e, provider):
         env.setdefault(var, "not-a-real-secret-123456")
         if provider == "azure":  # a deployment name tells no catalogue its output cap: the user's own setting
             env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = "16000"
-        r = e2e.run("run the echo", "--allowedTools", "Bash", env=env,
-                    orbridge_args=("--provider", provider, "--base-url", fake.url, "--model", model), timeout=150)
+        tied = ("--key-name", provider) if provider in KEYED else ()  # a --base-url gets a key only when tied
+        r = e2e.run("run the echo", "--allowedTools", "Bash", env=env, timeout=150,
+                    orbridge_args=("--provider", provider, "--base-url", fake.url, *tied, "--model", model))
         assert r.rc == 0, r.stdout[-2000:] + r.stderr[-2000:]
         assert r.result["result"] == "Done."
         assert [u["name"] for u in r.tool_uses()] == ["Bash"]
