@@ -12,6 +12,7 @@ import contextlib
 import errno
 import os
 import stat
+import threading
 from pathlib import Path
 
 
@@ -23,14 +24,28 @@ class UnsafePath(Exception):
         self.path, self.problem, self.fix = Path(path), problem, fix
 
 
+_umask_lock = threading.Lock()
+_umask_users = 0
+_umask_saved = 0
+
+
 @contextlib.contextmanager
 def umask077():
-    """Whatever the caller's umask, what is created inside is private (umask only ever removes bits)."""
-    old = os.umask(0o077)
+    """Whatever the caller's umask, what is created inside is private (umask only ever removes bits). The
+    umask is the process's: threads inside at once share one 077 span, and the last one out restores the
+    umask from before the first (two plain save/restore pairs interleaving would leave 077 for good)."""
+    global _umask_users, _umask_saved
+    with _umask_lock:
+        if _umask_users == 0:
+            _umask_saved = os.umask(0o077)
+        _umask_users += 1
     try:
         yield
     finally:
-        os.umask(old)
+        with _umask_lock:
+            _umask_users -= 1
+            if _umask_users == 0:
+                os.umask(_umask_saved)
 
 
 def make_private_dir(path: Path) -> None:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -396,3 +397,30 @@ def test_a_log_an_older_version_left_readable_is_made_private(tmp_path):
     os.chmod(log, 0o644)
     RequestLog(log).write({"status": 200})
     assert stat.S_IMODE(log.stat().st_mode) == 0o600 and json.loads(log.read_text())["status"] == 200
+
+
+def test_private_umask_spans_from_many_threads_leave_the_umask_as_it_was():
+    """The proxy's threads (request log, batch database) create files at once: interleaved spans must not
+    leave the process at 077 (a later `os.makedirs(mode=0o755)` of the user's would come out 0700)."""
+    import threading
+
+    from orbridge.proxy.private_files import umask077
+
+    before = os.umask(0o022)
+    try:
+        barrier = threading.Barrier(8)
+
+        def work() -> None:
+            barrier.wait()
+            for i in range(200):
+                with umask077():
+                    time.sleep(0.0001 * (i % 3))  # a file being created: other threads run meanwhile
+
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert os.umask(0o022) == 0o022
+    finally:
+        os.umask(before)
