@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from .__main__ import ROOT, TOKEN, free_port, wait_port
+from .__main__ import ROOT, TOKEN, free_port, rss_mib, wait_port
 from .fake_server import COMPLETION, read_body
 
 TARGET_RSS_MIB = 150
@@ -35,13 +35,6 @@ def paced(delay: float):
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": COMPLETION})
     return app
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 class Served:
@@ -122,7 +115,7 @@ def main() -> None:
     served = Served(tmp, 0, 32)
     try:
         made, took, lines = served.run(big)
-        peak = peak_rss_mib(served.proc.pid)
+        peak = rss_mib(served.proc.pid, "VmHWM")
     finally:
         served.close()
     assert lines == big, (lines, big)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -91,6 +92,18 @@ def proxy_factory(upstream, tmp_path):
     for p in started:
         p.http.close()
         p.server.stop()
+
+
+def leave_while_the_upstream_thinks(proxy: Proxy, upstream: FakeUpstream, body: dict) -> None:
+    """The client gives up on a non-streamed call the upstream takes 3 s to answer; the upstream must see its
+    connection closed within 5 s (nothing goes on generating, and billing, for nobody)."""
+    before = upstream.disconnects
+    with pytest.raises(httpx.ReadTimeout):
+        proxy.http.post("/v1/messages", json=body, timeout=0.5)
+    deadline = time.time() + 5
+    while upstream.disconnects == before and time.time() < deadline:
+        time.sleep(0.05)
+    assert upstream.disconnects == before + 1
 
 
 @pytest.fixture
