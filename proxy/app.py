@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import importlib
-import json
 import logging
 import sys
 import time
@@ -28,7 +27,9 @@ from . import __version__, tokens, upstreams
 from .batches import api as batch_api
 from .batches import runner as batch_runner
 from .budget import Budget
+from .disconnect import Client
 from .errors import ProxyError, bad_request, error_response, final
+from .json_codec import loads
 from .listen import is_loopback
 from .messages import MessagesHandler
 from .reachability import Reachability
@@ -129,8 +130,8 @@ async def read_json(request: Request, count_only: bool = False) -> dict:
     if not raw.strip():
         raise bad_request("request body: expected a JSON object, got an empty body")
     try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
+        body = loads(raw, constants=False)
+    except ValueError as exc:
         raise bad_request(f"request body: invalid JSON ({exc})"[:300]) from None
     try:
         validate_request(body, count_only=count_only)
@@ -151,8 +152,8 @@ async def messages(request: Request) -> Response:
         state.bodies.write({"time": round(time.time(), 3), "session": session, "body": body})
     if state.passthrough is not None:
         return await state.passthrough.handle(body, session, request.headers, request.url.query,
-                                             receive=request.receive)
-    return await state.handler.handle(body, session, request.receive)
+                                             client=Client(request.scope, request.receive))
+    return await state.handler.handle(body, session, Client(request.scope, request.receive))
 
 
 async def count(request: Request) -> Response:

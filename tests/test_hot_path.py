@@ -12,7 +12,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orbridge.proxy import sse
+from orbridge.proxy import json_codec, sse
 
 from .fake_upstream import Reply, chunk, text_stream, tool_stream
 
@@ -127,10 +127,10 @@ def parsed(fn, text):
 @settings(max_examples=3000, deadline=None)
 @given(json_texts | st.text(max_size=30) | json_texts.map(lambda t: t[:-1]) | json_texts.map(lambda t: t + " x"))
 def test_chunk_parser_reads_everything_as_json_loads_does(text):
-    assert parsed(sse.loads, text) == parsed(json.loads, text)
+    assert parsed(json_codec.loads, text) == parsed(json.loads, text)
 
 
 def test_chunk_parser_edges():
     for text in ['18446744073709551616', '-9223372036854775809', '1e400', 'NaN', '-Infinity', '"\\ud800"',
                  '{"a":1,"a":2}', '9007199254740993', '9007199254740993.0', '\ufeff{}', '[1,]', '"\t"', '']:
-        assert parsed(sse.loads, text) == parsed(json.loads, text), text
+        assert parsed(json_codec.loads, text) == parsed(json.loads, text), text

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 
 from .. import __version__
 from ..errors import ProxyError, StreamFailed, UpstreamEOF, UpstreamError, from_stream_error
+from ..json_codec import dumpb, loads
 from ..openai_shapes import completion_as_chunk, merge_chunks
 from ..settings import Upstream
-from ..sse import SSEDecoder, SSETooLarge, loads
+from ..sse import SSEDecoder, SSETooLarge
 from .http import COMPLETION_LIMIT, ERROR_BODY_LIMIT, BodyTooLarge, Client, ConnectionBroken, Response
 
 
@@ -110,7 +110,7 @@ class OpenAICompatible:
 
     async def _send(self, body: dict) -> Response:
         """The upstream's answer with its body unread (every body is read with a cap), or UpstreamError."""
-        content = json.dumps(body, ensure_ascii=False).encode()
+        content = dumpb(body)
         response = await self._client.post(self.url, content, self._headers)
         if response.status >= 400:
             try:
@@ -148,7 +148,7 @@ class OpenAICompatible:
         raw = b""
         try:
             raw = await response.read(COMPLETION_LIMIT, "the completion body")
-            data = json.loads(raw)
+            data = loads(raw)
         except (ValueError, ConnectionBroken) as exc:
             text = raw[:500].decode("utf-8", "replace")
             raise UpstreamError(502, f"invalid JSON from upstream: {text}", {}, self.upstream.provider) from exc
