@@ -8,7 +8,6 @@ leaves there, and `CallLog` the one way every handler finishes a call.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import threading
@@ -20,6 +19,7 @@ from pathlib import Path
 from starlette.responses import Response
 
 from .errors import ProxyError, error_response
+from .json_codec import dumpb
 from .private_files import UnsafePath, make_private_dir, open_dir, open_in
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -37,6 +37,9 @@ class RequestLog:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._warned = False
+        self._fd: int | None = None
+        self._dir_fd: int | None = None
+        self._id = (0, 0)
         if path is not None:
             with contextlib.suppress(OSError):
                 make_private_dir(path.parent)
@@ -46,7 +49,7 @@ class RequestLog:
             records.info("request", extra={"record": record})
         if self.path is None:
             return
-        line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        line = dumpb(record) + b"\n"
         with self._lock:
             try:
                 self._append(line)
@@ -55,29 +58,63 @@ class RequestLog:
                     self._warned = True
                     log.warning("not logging to %s: it %s (fix: %s)", exc.path, exc.problem, exc.fix)
             except OSError:
-                pass  # a full disk or a removed folder must never fail a request
+                self.close()  # a full disk or a removed folder must never fail a request
 
     def _append(self, line: bytes) -> None:
+        """Append through descriptors held open (the folder's and the file's, checked when opened): two
+        system calls a line instead of ten. The name is looked up again each time, so a file another
+        orbridge rotated (renamed) or someone removed is let go and the new one opened, checked as ever."""
+        st = None
+        if self._fd is not None:
+            try:
+                st = os.stat(self.path.name, dir_fd=self._dir_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                pass
+            if st is None or (st.st_ino, st.st_dev) != self._id:
+                self.close()
+        if self._fd is None:
+            self._open()
+            st = os.fstat(self._fd)
+        if st.st_size and st.st_size + len(line) > self.max_bytes:
+            self.close()
+            self._rotate()
+            self._open()
+        view = memoryview(line)
+        while view:
+            view = view[os.write(self._fd, view):]
+
+    def _open(self) -> None:
+        try:
+            self._dir_fd = open_dir(self.path.parent)
+            self._fd = open_in(self._dir_fd, self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        except BaseException:
+            self.close()
+            raise
+        st = os.fstat(self._fd)
+        self._id = (st.st_ino, st.st_dev)
+
+    def close(self) -> None:
+        """Let the descriptors go (reopened by the next write)."""
+        for fd in (self._fd, self._dir_fd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._fd = self._dir_fd = None
+
+    def __del__(self) -> None:
+        self.close()
+
+    def _rotate(self) -> None:
+        """Rename by name inside the checked folder: a rename moves a symlink itself, never its target."""
         dir_fd = open_dir(self.path.parent)
         try:
-            fd = open_in(dir_fd, self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-            size = os.fstat(fd).st_size
-            if size and size + len(line) > self.max_bytes:
-                os.close(fd)
-                self._rotate(dir_fd)
-                fd = open_in(dir_fd, self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-            with os.fdopen(fd, "ab") as fh:
-                fh.write(line)
+            name = self.path.name
+            for i in range(KEEP - 1, 0, -1):
+                with contextlib.suppress(FileNotFoundError):
+                    os.replace(f"{name}.{i}", f"{name}.{i + 1}", src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            os.replace(name, f"{name}.1", src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         finally:
             os.close(dir_fd)
-
-    def _rotate(self, dir_fd: int) -> None:
-        """Rename by name inside the checked folder: a rename moves a symlink itself, never its target."""
-        name = self.path.name
-        for i in range(KEEP - 1, 0, -1):
-            with contextlib.suppress(FileNotFoundError):
-                os.replace(f"{name}.{i}", f"{name}.{i + 1}", src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-        os.replace(name, f"{name}.1", src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
 
 
 @dataclass
