@@ -12,16 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 import anyio
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from . import sse
 from .adapt import Adaptations
 from .anthropic_openai.stream import StreamTranslator, usage_dict
 from .anthropic_openai.translator import AnthropicToOpenAI
-from .disconnect import ClientGone, unless_disconnected
+from .disconnect import Client, ClientGone, unless_disconnected
 from .errors import ProxyError, StreamFailed, UpstreamEOF, UpstreamError, as_proxy_error, bad_request, from_upstream
 from .pump import TIMEOUT, Pump
 from .reachability import Reachability
@@ -53,7 +53,8 @@ class MessagesHandler:
             self.reach.saw_answer()
         return from_upstream(exc, self.settings.upstream.key_fix, model)
 
-    async def handle(self, body: dict, session: str | None, receive=None, route: str | None = None) -> Response:
+    async def handle(self, body: dict, session: str | None, client: Client | None = None,
+                     route: str | None = None) -> Response:
         """Try the routed model, then the fallbacks; ask one model again when its error taught us how.
         `route` names the call in the request log when it is not a client's (a batch request: "batch")."""
         call = self.calls.begin(session, body["model"], bool(body.get("stream")))
@@ -67,7 +68,7 @@ class MessagesHandler:
             if translator.refusal:
                 return self.calls.fail(call, bad_request(translator.refusal))
             try:
-                answer = await self._ask(translator, call.stream, receive)
+                answer = await self._ask(translator, call.stream, client)
                 break
             except ClientGone:
                 self.calls.cancelled(call)
@@ -87,12 +88,12 @@ class MessagesHandler:
             return await self._stream(call, answer, translator)
         return self._message(call, translator, answer)
 
-    async def _ask(self, translator: AnthropicToOpenAI, stream: bool, receive) -> ChunkStream | dict:
+    async def _ask(self, translator: AnthropicToOpenAI, stream: bool, client: Client | None) -> ChunkStream | dict:
         """One request to the upstream: an open stream, or the whole completion (given up if the client leaves)."""
         if stream:
             answer = await self.transport.open_stream(translator.request())
         else:
-            answer = await unless_disconnected(self.transport.complete(translator.request()), receive)
+            answer = await unless_disconnected(self.transport.complete(translator.request()), client)
         self.reach.saw_answer()
         return answer
 
@@ -129,8 +130,7 @@ class MessagesHandler:
         headers = {"cache-control": "no-cache", "x-accel-buffering": "no",
                    "request-id": "req_" + events.message_id[4:]}
         return _EventStream(self._events(call, pump, upstream, events, early, finished), pump,
-                            on_close=lambda: self._settle(call, events),
-                            media_type="text/event-stream; charset=utf-8", headers=headers)
+                            on_close=lambda: self._settle(call, events), headers=headers)
 
     async def _early(self, pump: Pump, translator: StreamTranslator) -> tuple[list[dict], bool]:
         """The events before the first content (or the finish), waiting at most the first-byte grace, and
@@ -153,10 +153,11 @@ class MessagesHandler:
         err: ProxyError | None = None
         ended = False
         try:
-            yield b"".join(sse.encode(ev) for ev in translator.start()) + PING
-            if early:
+            head = b"".join(sse.encode(ev) for ev in translator.start()) + PING
+            if early:  # in the same write as the head: the first token leaves with the first bytes
                 call.first_token = time.time()
-                yield b"".join(sse.encode(ev) for ev in early)
+                head += b"".join(sse.encode(ev) for ev in early)
+            yield head
             try:
                 while not finished:
                     waiting = USAGE_GRACE if translator.finish_reason else self.settings.ping_interval
@@ -184,6 +185,8 @@ class MessagesHandler:
             call.stop_reason = translator.stop_reason()
             ended = True
             yield b"".join(sse.encode(ev) for ev in events)
+        except ClientGone:
+            return  # nobody to tell: logged as cancelled below
         except Exception as exc:  # noqa: BLE001 - a stream never ends without a word: an error event
             err = self._stream_error(exc)
             ended = True
@@ -223,19 +226,34 @@ class MessagesHandler:
             self.calls.cancelled(call)
 
 
-class _EventStream(StreamingResponse):
-    """Closes the upstream even when the body is never iterated (the client left before the first byte),
-    and then logs the call as cancelled (`on_close` is a no-op for a call already logged)."""
+class _EventStream(Response):
+    """The SSE answer: its head, then each batch of events as it is translated.
 
-    def __init__(self, content, pump: Pump, on_close: Callable[[], None], **kw) -> None:
-        super().__init__(content, **kw)
-        self._pump = pump
-        self._on_close = on_close
+    The client's leaving ends the stream through the pump, so the upstream call is closed at once, not at the
+    next write. (Starlette's StreamingResponse watches with an anyio task group and a second task per
+    response, which showed in the time to first token: bench/.) The upstream is
+    closed even when the body is never iterated, and the call then logged as cancelled (`on_close` is a
+    no-op for a call already logged)."""
+
+    media_type = "text/event-stream; charset=utf-8"
+
+    def __init__(self, events: AsyncGenerator[bytes, None], pump: Pump, on_close: Callable[[], None],
+                 headers: dict[str, str]) -> None:
+        self._events, self._pump, self._on_close = events, pump, on_close
+        self.status_code = 200
+        self.background = None
+        self.init_headers(headers)
 
     async def __call__(self, scope, receive, send) -> None:
+        stop_watching = Client(scope, receive).on_leave(lambda: self._pump.fail(ClientGone()))
         try:
-            await super().__call__(scope, receive, send)
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            async for chunk in self._events:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
+            stop_watching()
             with anyio.CancelScope(shield=True):
+                await self._events.aclose()
                 await self._pump.aclose()
             self._on_close()

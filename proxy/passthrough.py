@@ -17,7 +17,7 @@ from starlette.responses import Response, StreamingResponse
 
 from . import anthropic_anthropic as pair
 from . import sse
-from .disconnect import ClientGone, unless_disconnected
+from .disconnect import Client, ClientGone, unless_disconnected
 from .errors import ProxyError, StreamFailed, UpstreamEOF, UpstreamError
 from .reachability import Reachability
 from .request_log import Call, CallLog
@@ -45,14 +45,14 @@ class PassthroughHandler:
         self.secret = (settings.upstream.api_key or "").encode() or None
 
     async def handle(self, body: dict, session: str | None, client_headers: Mapping[str, str], query: str,
-                     route: str | None = None, receive=None) -> Response:
+                     route: str | None = None, client: Client | None = None) -> Response:
         call = self.calls.begin(session, body["model"], bool(body.get("stream")))
         call.upstream_model, call.route = choose_model(body, self.settings)
         call.route = route or call.route
         try:
             headers = self.transport.headers(client_headers)
             sending = self.transport.send(pair.request(body, call.upstream_model), headers, query, call.stream)
-            answer = await (sending if call.stream else unless_disconnected(sending, receive))
+            answer = await (sending if call.stream else unless_disconnected(sending, client))
         except ClientGone:
             self.calls.cancelled(call)
             return Response(status_code=499)

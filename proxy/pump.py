@@ -2,6 +2,11 @@
 
 The consumer waits with a timeout (to send pings) without losing an item, and under load it gets many
 chunks per wake-up, so translating and writing cost one pass per batch rather than per chunk.
+
+A list and one future, not asyncio.Queue + wait_for: on Python 3.11 wait_for wraps every wait in a task of
+its own, and the first token waits behind each such hop (bench/: time to first token). The reader stops
+at QUEUE_SIZE unread chunks until the consumer catches up, so a client that reads slowly holds the upstream
+back instead of growing memory.
 """
 
 from __future__ import annotations
@@ -10,60 +15,63 @@ import asyncio
 import contextlib
 
 TIMEOUT = object()
-_END = object()
 QUEUE_SIZE = 1024
-
-
-class _Failure:
-    def __init__(self, exc: BaseException) -> None:
-        self.exc = exc
 
 
 class Pump:
     def __init__(self, source) -> None:
         self._source = source
-        self._queue: asyncio.Queue = asyncio.Queue(QUEUE_SIZE)
-        self._ended = False
-        self._failure: BaseException | None = None
+        self._items: list = []
+        self._ended = False  # the source is exhausted (after the items still held)
+        self._failure: BaseException | None = None  # raised after the items still held
+        self._loop = asyncio.get_running_loop()
+        self._ready: asyncio.Future | None = None  # the consumer waits on it
+        self._room: asyncio.Future | None = None  # the reader waits on it while the list is full
         self._task = asyncio.ensure_future(self._produce())
+
+    def _wake(self) -> None:
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_result(None)
 
     async def _produce(self) -> None:
         try:
             async for chunk in self._source:
-                await self._queue.put(chunk)
-            await self._queue.put(_END)
+                self._items.append(chunk)
+                self._wake()
+                if len(self._items) >= QUEUE_SIZE:
+                    self._room = self._loop.create_future()
+                    await self._room
+            self._ended = True
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, in order
-            await self._queue.put(_Failure(exc))
+            self._failure = exc
+        self._wake()
+
+    def fail(self, exc: BaseException) -> None:
+        """End the stream for the consumer with `exc` (the client left): its next take raises it at once."""
+        self._failure = exc
+        self._items.clear()
+        self._wake()
 
     async def take(self, timeout: float | None) -> list | object:
         """Every chunk available now (waiting up to `timeout` for the first), or TIMEOUT.
         Raises StopAsyncIteration at the end, or the upstream's exception after the chunks before it."""
-        if self._failure is not None:
-            raise self._failure
-        if self._ended:
-            raise StopAsyncIteration
-        if self._queue.empty():
+        if not self._items and not self._ended and self._failure is None:
+            self._ready = ready = self._loop.create_future()
+            timer = None if timeout is None else self._loop.call_later(timeout, _settle, ready)
             try:
-                first = await asyncio.wait_for(self._queue.get(), timeout)
-            except TimeoutError:
+                await ready
+            finally:
+                self._ready = None
+                if timer is not None:
+                    timer.cancel()
+            if not self._items and not self._ended and self._failure is None:
                 return TIMEOUT
-            raw = [first]
-        else:
-            raw = []
-        while not self._queue.empty():
-            raw.append(self._queue.get_nowait())
-        items = []
-        for item in raw:
-            if item is _END:
-                self._ended = True
-                break
-            if isinstance(item, _Failure):
-                self._failure = item.exc
-                break
-            items.append(item)
-        if items:
+        if self._items:
+            items, self._items = self._items, []
+            if self._room is not None and not self._room.done():
+                self._room.set_result(None)
             return items
         if self._failure is not None:
             raise self._failure
@@ -75,3 +83,8 @@ class Pump:
         with contextlib.suppress(BaseException):
             await self._task
         await self._source.aclose()
+
+
+def _settle(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -14,12 +14,14 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .app import create_app
+from .disconnect import EXTENSION
 from .errors import ProxyError
 from .listen import bind, connection_cap, raise_file_limit  # noqa: F401 - bind is re-exported for callers
 from .settings import Settings
@@ -55,6 +57,8 @@ class GuardedHttpTools(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._in_head = True
         self._head_room = self.limits.max_head_bytes
+        self._on_lost: dict[int, Callable[[], None]] = {}
+        self._watches = 0
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -76,6 +80,19 @@ class GuardedHttpTools(HttpToolsProtocol):
         if self._head_timer is not None:
             self._head_timer.cancel()
         super().connection_lost(exc)
+        callbacks, self._on_lost = list(self._on_lost.values()), {}
+        for callback in callbacks:
+            callback()
+
+    def _watch_disconnect(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """proxy/disconnect.py's extension: `callback` runs once if the client goes away before the returned
+        function is called."""
+        if self.transport.is_closing():
+            return self.loop.call_soon(callback).cancel
+        self._watches += 1
+        key = self._watches
+        self._on_lost[key] = callback
+        return lambda: self._on_lost.pop(key, None)
 
     def data_received(self, data: bytes) -> None:
         if self._in_head:
@@ -99,6 +116,7 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self.scope["extensions"] = {EXTENSION: self._watch_disconnect}
         self._in_head = True
         self._head_room = self.limits.max_head_bytes
         if self._head_timer is None:
