@@ -53,10 +53,17 @@ def _host_of(value: str) -> str:
     return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
 
 
+_GUARD_HEADERS = frozenset((b"host", b"origin", b"x-api-key", b"authorization"))
+
+
 class Guard:
     """Pure ASGI middleware: loopback Host/Origin only (a web page must not drive the proxy through the
     user's browser), and the per-run token on every /v1 route, compared in constant time. Other routes learn
-    whether the token was given (`scope["state"]["authorized"]`), so /health shows details only then."""
+    whether the token was given (`scope["state"]["authorized"]`), so /health shows details only then.
+
+    It also dispatches the hot route (HOT: the call Claude Code makes on every turn) itself, past Starlette's
+    router and exception layers, which the endpoint does not need: `guarded` turns every failure into the
+    error envelope already. That took ~0.05 ms off each stream's time to first token (bench/)."""
 
     def __init__(self, app, token: bytes, allow_remote: bool) -> None:
         self.app = app
@@ -66,7 +73,11 @@ class Guard:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = {}
+        for name, value in scope["headers"]:
+            name = name.lower()
+            if name in _GUARD_HEADERS:
+                headers[name.decode()] = value.decode("latin-1")
         err = None
         if not self.allow_remote:
             host = _host_of(headers.get("host", "127.0.0.1"))
@@ -80,10 +91,14 @@ class Guard:
         authorized = given is not None and hmac.compare_digest(given.encode("latin-1"), self.token)
         if err is None and not authorized and scope["path"].startswith("/v1/"):
             err = final(401, "authentication_error", "invalid x-api-key or bearer token for this orbridge proxy")
-        if err is None:
-            scope.setdefault("state", {})["authorized"] = authorized
+        if err is not None:
+            return await error_response(err)(scope, receive, send)
+        scope.setdefault("state", {})["authorized"] = authorized
+        endpoint = HOT.get((scope["method"], scope["path"]))
+        if endpoint is None:
             return await self.app(scope, receive, send)
-        await error_response(err)(scope, receive, send)
+        response = await endpoint(Request(scope, receive, send))
+        await response(scope, receive, send)
 
 
 def make_transport(settings: Settings):
@@ -215,8 +230,9 @@ async def http_error(_request: Request, exc: HTTPException) -> Response:
     return error_response(final(exc.status_code, kinds.get(exc.status_code, "api_error"), message))
 
 
+HOT = {("POST", "/v1/messages"): guarded(messages)}  # Guard dispatches these itself
 ROUTES = [
-    Route("/v1/messages", guarded(messages), methods=["POST"]),
+    Route("/v1/messages", HOT["POST", "/v1/messages"], methods=["POST"]),
     Route("/v1/messages/count_tokens", guarded(count), methods=["POST"]),
     Route("/v1/models", guarded(models), methods=["GET"]),
     Route("/v1/models/{model_id:path}", guarded(model), methods=["GET"]),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 
 
+@functools.lru_cache(maxsize=256)  # asked on every request, of the same one or two names
 def is_loopback(host: str) -> bool:
     """This machine only: `localhost` or a loopback address (127.0.0.0/8, ::1). A name such as
     `127.example.com` is not: a web page could make it resolve here (DNS rebinding)."""

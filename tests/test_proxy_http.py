@@ -319,6 +319,12 @@ def test_client_disconnect_cancels_upstream(proxy, upstream):
 
 BAD = [
     (b"{not json", "invalid JSON"),
+    # Strict JSON, as Anthropic's API reads it (Python's json would take NaN and pass it on):
+    (b'{"model": "m", "max_tokens": 5, "temperature": NaN, "messages": [{"role": "user", "content": "x"}]}',
+     "NaN is not valid JSON"),
+    (b'{"model": "m", "max_tokens": 5, "top_p": -Infinity, "messages": [{"role": "user", "content": "x"}]}',
+     "-Infinity is not valid JSON"),
+    (b"[" * 100_000, "invalid JSON (nested too deeply)"),
     (b"", "empty body"),
     (b"[]", "expected a JSON object"),
     (json.dumps({"max_tokens": 5, "messages": []}).encode(), "model: field required"),
