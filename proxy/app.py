@@ -128,21 +128,24 @@ def guarded(endpoint):
     return run
 
 
+def _too_large(limit: int) -> ProxyError:
+    return final(413, "request_too_large", f"request body is larger than {limit // (1024 * 1024)} MB")
+
+
 async def read_json(request: Request, count_only: bool = False) -> dict:
     """The request body as a validated Messages (or count_tokens) request, or a 400/413 saying why not."""
     limit = request.app.state.settings.max_body_bytes
-    too_large = final(413, "request_too_large", f"request body is larger than {limit // (1024 * 1024)} MB")
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise too_large
+        raise _too_large(limit)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise too_large
+            raise _too_large(limit)
         chunks.append(chunk)
     raw = b"".join(chunks)
-    if not raw.strip():
+    if not raw or raw.isspace():
         raise bad_request("request body: expected a JSON object, got an empty body")
     try:
         body = loads(raw, constants=False)

@@ -104,7 +104,8 @@ class MessagesHandler:
         call.cost = (completion.get("usage") or {}).get("cost")
         call.stop_reason = message.get("stop_reason")
         self.calls.done(call)
-        return Response(sse.dumps(message).encode(), media_type="application/json")
+        return Response(sse.dumps(message).encode(), media_type="application/json",
+                        headers={"request-id": "req_" + message["id"][4:]})
 
     async def _stream(self, call: Call, upstream: ChunkStream, translator: AnthropicToOpenAI) -> Response:
         provider = self.settings.upstream.provider

@@ -62,9 +62,11 @@ def test_bash_round_trip_with_sdk(proxy, upstream):
 
 def test_non_streaming_create(proxy, upstream):
     upstream.script(Reply(body=completion("Plain answer.")))
-    msg = sdk(proxy).messages.create(**MIN)
+    raw = sdk(proxy).messages.with_raw_response.create(**MIN)
+    msg = raw.parse()
     assert msg.content[0].text == "Plain answer." and msg.stop_reason == "end_turn"
     assert msg.id.startswith("msg_")
+    assert raw.headers["request-id"] == "req_" + msg.id[4:]  # as on every Anthropic answer (the SDK reads it)
     assert "stream" not in upstream.chat_requests()[0].body
 
 
