@@ -44,6 +44,40 @@ def _head_too_large(limit: int) -> bytes:
             b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)) + body
 
 
+class HeadWithBody:
+    """A connection's transport that holds a 2xx response head back until the body's first write, so both
+    leave in one system call and one TCP segment: uvicorn writes the head as soon as the app starts the
+    response, and a second write cost ~0.05 ms of every stream's time to first token (bench/). A head with
+    no body in the same loop iteration goes out at the end of it, so nothing waits for a slow body."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        if self._held is not None:
+            head, self._held = self._held, None
+            self._transport.write(head + data)
+        elif data.startswith(b"HTTP/1.1 2"):
+            self._held = data
+            self._loop.call_soon(self.flush)
+        else:
+            self._transport.write(data)
+
+    def flush(self) -> None:
+        if self._held is not None:
+            head, self._held = self._held, None
+            self._transport.write(head)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str):
+        return getattr(self._transport, name)
+
+
 class GuardedHttpTools(HttpToolsProtocol):
     """uvicorn's httptools protocol plus what httptools lacks: a deadline and a byte cap for the request
     head, and the connection cap. Subclassed per server by `protocol_for`, which sets the class fields."""
@@ -62,6 +96,7 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.transport = HeadWithBody(transport, self.loop)
         if len(self.connections) > self.cap and not self._make_room():
             transport.close()
             return
