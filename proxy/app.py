@@ -148,7 +148,7 @@ async def read_json(request: Request, count_only: bool = False) -> dict:
     if not raw or raw.isspace():
         raise bad_request("request body: expected a JSON object, got an empty body")
     try:
-        body = loads(raw, constants=False)
+        body = loads(raw, strict=True)
     except ValueError as exc:
         raise bad_request(f"request body: invalid JSON ({exc})"[:300]) from None
     try:
@@ -273,6 +273,9 @@ def create_app(settings: Settings, transport: Transport | None = None) -> Starle
         if check is not None:
             check.cancel()
         await transport.aclose()
+        request_log.close()
+        if _app.state.bodies is not None:
+            _app.state.bodies.close()
 
     app = Starlette(routes=ROUTES, lifespan=lifespan,
                     middleware=[Middleware(Guard, token=settings.token.encode(),

@@ -29,7 +29,7 @@ class Client:
 
     def on_leave(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call `callback` once if the client disconnects; returns the function that stops watching."""
-        register = self.scope.get("extensions", {}).get(EXTENSION)
+        register = (self.scope.get("extensions") or {}).get(EXTENSION)
         if register is not None:
             return register(callback)
         receive = self.receive
@@ -39,7 +39,15 @@ class Client:
                 pass
             callback()
 
-        return asyncio.ensure_future(read()).cancel
+        task = asyncio.ensure_future(read())
+        task.add_done_callback(_retrieve)
+        return task.cancel
+
+
+def _retrieve(task: asyncio.Task) -> None:
+    """A receive that failed (the connection torn down under it) is no error of the request's."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def unless_disconnected(work, client: Client | None):
@@ -56,10 +64,13 @@ async def unless_disconnected(work, client: Client | None):
 
     stop = client.on_leave(leave)
     try:
-        return await work
-    except asyncio.CancelledError:
+        result = await work
+    except BaseException:
         if gone and task.uncancel() == 0:  # our own cancel, nobody else's: the client left
             raise ClientGone from None
         raise
     finally:
         stop()
+    if gone and task.uncancel() == 0:  # the work swallowed our cancel: nobody is left to answer
+        raise ClientGone
+    return result

@@ -3,8 +3,8 @@
 Streaming: the upstream's first chunk is awaited for a short grace period so an upstream failure can still
 be answered with a real HTTP status (which Claude Code retries correctly); after that the response is
 committed, `ping` events keep a silent upstream's stream alive, and any later failure ends the stream
-with an `error` event. Client disconnects cancel the upstream request (the generator is cancelled and
-its `finally` closes the upstream response).
+with an `error` event. A client that leaves ends the stream at once (`_EventStream` fails the pump with
+ClientGone) and the upstream response is closed; a non-streamed call is cancelled (`unless_disconnected`).
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ class Pump:
         self._items: list = []
         self._ended = False  # the source is exhausted (after the items still held)
         self._failure: BaseException | None = None  # raised after the items still held
+        self._gone: BaseException | None = None  # raised at once: the consumer has nobody to give items to
         self._loop = asyncio.get_running_loop()
         self._ready: asyncio.Future | None = None  # the consumer waits on it
         self._room: asyncio.Future | None = None  # the reader waits on it while the list is full
@@ -49,14 +50,18 @@ class Pump:
         self._wake()
 
     def fail(self, exc: BaseException) -> None:
-        """End the stream for the consumer with `exc` (the client left): its next take raises it at once."""
-        self._failure = exc
+        """End the stream for the consumer with `exc` (the client left): reading stops, and the next take
+        raises `exc` at once, whatever arrived or failed meanwhile."""
+        self._gone = exc
         self._items.clear()
+        self._task.cancel()
         self._wake()
 
     async def take(self, timeout: float | None) -> list | object:
         """Every chunk available now (waiting up to `timeout` for the first), or TIMEOUT.
         Raises StopAsyncIteration at the end, or the upstream's exception after the chunks before it."""
+        if self._gone is not None:
+            raise self._gone
         if not self._items and not self._ended and self._failure is None:
             self._ready = ready = self._loop.create_future()
             timer = None if timeout is None else self._loop.call_later(timeout, _settle, ready)
@@ -66,6 +71,8 @@ class Pump:
                 self._ready = None
                 if timer is not None:
                     timer.cancel()
+            if self._gone is not None:
+                raise self._gone
             if not self._items and not self._ended and self._failure is None:
                 return TIMEOUT
         if self._items:

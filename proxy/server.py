@@ -11,6 +11,7 @@ connection idle longest (no request in flight) makes room; with none idle, a new
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 import time
@@ -25,6 +26,8 @@ from .disconnect import EXTENSION
 from .errors import ProxyError
 from .listen import bind, connection_cap, raise_file_limit  # noqa: F401 - bind is re-exported for callers
 from .settings import Settings
+
+log = logging.getLogger("orbridge.proxy")
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ class HeadWithBody:
         if self._held is not None:
             head, self._held = self._held, None
             self._transport.write(head + data)
-        elif data.startswith(b"HTTP/1.1 2"):
+        elif type(data) is bytes and data.startswith(b"HTTP/1.1 2") and data.endswith(b"\r\n\r\n"):
             self._held = data
             self._loop.call_soon(self.flush)
         else:
@@ -117,7 +120,10 @@ class GuardedHttpTools(HttpToolsProtocol):
         super().connection_lost(exc)
         callbacks, self._on_lost = list(self._on_lost.values()), {}
         for callback in callbacks:
-            callback()
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - one request's failure must not keep the others running
+                log.exception("a disconnect callback failed")
 
     def _watch_disconnect(self, callback: Callable[[], None]) -> Callable[[], None]:
         """proxy/disconnect.py's extension: `callback` runs once if the client goes away before the returned
@@ -151,9 +157,10 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self.scope["extensions"] = {EXTENSION: self._watch_disconnect}
-        self._in_head = True
-        self._head_room = self.limits.max_head_bytes
+        self.scope.setdefault("extensions", {})[EXTENSION] = self._watch_disconnect
+        # The head's byte budget is not reset here: the parser calls this while feeding the chunk that
+        # data_received has already counted (resetting it forgot that chunk, and a 100 KB head sent in two
+        # pieces got through). It is reset when the previous message ends.
         if self._head_timer is None:
             self._head_timer = self.loop.call_later(self.limits.head_timeout, self._head_timed_out)
 
@@ -164,6 +171,11 @@ class GuardedHttpTools(HttpToolsProtocol):
             self._head_timer = None
         self.idle.pop(self, None)
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._in_head = True  # what follows on this connection is the next request's head
+        self._head_room = self.limits.max_head_bytes
 
     def on_response_complete(self) -> None:
         super().on_response_complete()

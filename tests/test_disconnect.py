@@ -59,6 +59,7 @@ def test_unless_disconnected_cancels_the_work_when_the_client_leaves():
         asyncio.get_running_loop().call_later(0.05, messages.put_nowait, {"type": "http.disconnect"})
         with pytest.raises(ClientGone):
             await unless_disconnected(work(), client)
+        assert asyncio.current_task().cancelling() == 0  # our cancel is taken back
         await asyncio.sleep(0.01)  # the caller's task goes on: no cancellation is left pending on it
         steps.append("caller goes on")
         return steps
@@ -96,3 +97,22 @@ def test_a_cancel_from_elsewhere_stays_a_cancel():
             await task
 
     asyncio.run(go())
+
+
+def test_work_that_swallows_the_cancel_still_means_the_client_left():
+    async def go() -> int:
+        client, messages = _client()
+
+        async def stubborn() -> str:
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                return "answer for nobody"
+            return "never"
+
+        asyncio.get_running_loop().call_later(0.05, messages.put_nowait, {"type": "http.disconnect"})
+        with pytest.raises(ClientGone):
+            await unless_disconnected(stubborn(), client)
+        return asyncio.current_task().cancelling()
+
+    assert asyncio.run(go()) == 0

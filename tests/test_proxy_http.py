@@ -326,6 +326,8 @@ BAD = [
      "NaN is not valid JSON"),
     (b'{"model": "m", "max_tokens": 5, "top_p": -Infinity, "messages": [{"role": "user", "content": "x"}]}',
      "-Infinity is not valid JSON"),
+    (b'{"model": "m", "max_tokens": 5, "temperature": 1e400, "messages": [{"role": "user", "content": "x"}]}',
+     "1e400 is out of range"),
     (b"[" * 100_000, "invalid JSON (nested too deeply)"),
     (b"", "empty body"),
     (b"[]", "expected a JSON object"),
@@ -407,3 +409,21 @@ def test_log_bodies_is_opt_in_and_private(proxy_factory, upstream, tmp_path):
     assert rec["session"] == "s-9" and rec["body"]["messages"] == MIN["messages"]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert "messages" not in (tmp_path / "requests.jsonl").read_text()
+
+
+def test_other_methods_on_the_messages_route_are_405_in_the_envelope(proxy):
+    """POST /v1/messages is dispatched past Starlette's router; the rest still goes through it."""
+    for method in ("GET", "PUT", "DELETE"):
+        r = proxy.http.request(method, "/v1/messages")
+        assert r.status_code == 405, method
+        assert r.json()["error"] == {"type": "invalid_request_error", "message": "Method not allowed"}
+
+
+def test_a_lone_surrogate_from_the_client_reaches_the_upstream_escaped(proxy, upstream):
+    """JavaScript's JSON.stringify writes an emoji cut in half as a lone \\ud83d escape: valid JSON that
+    Python reads into a str UTF-8 cannot encode. It goes on escaped, never as an internal error."""
+    upstream.script(Reply(body=completion("ok")))
+    raw = b'{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "cut \\ud83d here"}]}'
+    r = proxy.http.post("/v1/messages", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 200, r.text
+    assert upstream.chat_requests()[0].body["messages"][-1]["content"] == "cut \ud83d here"

@@ -119,6 +119,41 @@ def test_an_oversized_head_gets_431_or_is_closed_and_memory_stays_flat(guarded):
     assert p.http.get("/v1/models").status_code == 200
 
 
+def _refused_as_too_large(s: socket.socket) -> bool:
+    """The server answered 431 (and closed), or closed without a word; never served the head."""
+    s.settimeout(10)
+    try:
+        answer = s.recv(65536)
+    except ConnectionResetError:
+        return True
+    return answer == b"" or answer.startswith(b"HTTP/1.1 431")
+
+
+def test_a_head_sent_in_pieces_is_capped_like_one_sent_at_once(guarded):
+    """The cap counts every piece of a head, the first included (its count was once reset by the parser's
+    message-begin callback, so a 100 KB head in two pieces was served), on a connection's first request and
+    on a later one."""
+    p = guarded()
+    head = b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"b" * 100_000 + b"\r\n\r\n"
+    s = connect(p)
+    s.sendall(head[:60_000])
+    time.sleep(0.2)
+    s.sendall(head[60_000:])
+    assert _refused_as_too_large(s)
+    s.close()
+
+    s = connect(p)  # a kept-alive connection: one small request answered, then the oversized head
+    s.sendall(f"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: {TOKEN}\r\n\r\n".encode())
+    s.settimeout(10)
+    assert s.recv(65536).startswith(b"HTTP/1.1 200")
+    s.sendall(head[:60_000])
+    time.sleep(0.2)
+    s.sendall(head[60_000:])
+    assert _refused_as_too_large(s)
+    s.close()
+    assert p.http.get("/v1/models").status_code == 200
+
+
 def test_idle_connections_beyond_the_cap_do_not_stop_a_real_request(guarded, upstream):
     p = guarded(max_connections=8, head_timeout=30)
     upstream.script(Reply(items=[*text_stream("streamed through", piece=4)[:3], Pause(1.5),
