@@ -1,6 +1,7 @@
 """Paired A/B of the request path: this checkout against another commit, in one loop.
 
     python -m bench.ab REV [--rounds 3] [--requests 1000]
+    python -m bench.ab --floor      # against bench/floor.py: the same web stack with no logic
 
 Two `orbridge serve` processes (this working tree, and REV checked out in a temporary git worktree) in front
 of one fake upstream. Each iteration times the fake directly, then both proxies in alternating order, so
@@ -98,23 +99,29 @@ async def one_round(fake: str, a: str, b: str, n: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.ab")
-    parser.add_argument("rev", help="the commit to compare this working tree with")
+    parser.add_argument("rev", nargs="?", help="the commit to compare this working tree with")
+    parser.add_argument("--floor", action="store_true", help="compare with bench/floor.py instead of a commit")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=1000)
     args = parser.parse_args()
+    if (args.rev is None) == (not args.floor):
+        parser.error("give a commit or --floor")
     tmp = Path(tempfile.mkdtemp(prefix="orbridge-ab-"))
     procs: list[subprocess.Popen] = []
     try:
-        base_path = checkout(args.rev, tmp)
         fake_port, a_port, b_port = free_port(), free_port(), free_port()
         procs.append(subprocess.Popen([sys.executable, "-m", "bench.fake_server", str(fake_port)], cwd=ROOT))
         wait_port(fake_port)
         fake = f"http://127.0.0.1:{fake_port}/v1"
         procs.append(serve(a_port, fake, tmp / "home-a", None))
-        procs.append(serve(b_port, fake, tmp / "home-b", base_path))
+        if args.floor:
+            procs.append(subprocess.Popen([sys.executable, "-m", "bench.floor", str(b_port), fake], cwd=ROOT))
+        else:
+            procs.append(serve(b_port, fake, tmp / "home-b", checkout(args.rev, tmp)))
         wait_port(a_port)
         wait_port(b_port)
-        print(f"this working tree against {args.rev}, {args.rounds} rounds of {args.requests} requests")
+        print(f"this working tree against {args.rev or 'bench/floor.py'}, {args.rounds} rounds of "
+              f"{args.requests} requests")
         for _ in range(args.rounds):
             asyncio.run(one_round(fake, f"http://127.0.0.1:{a_port}", f"http://127.0.0.1:{b_port}",
                                   args.requests))
@@ -122,7 +129,9 @@ def main() -> None:
         for proc in procs:
             proc.terminate()
             proc.wait(10)
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tmp / "src")], check=False)
+        if (tmp / "src").exists():
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tmp / "src")],
+                           check=False)
 
 
 if __name__ == "__main__":
