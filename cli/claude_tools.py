@@ -5,42 +5,40 @@ from __future__ import annotations
 
 SCHEMA = "http://json-schema.org/draft-07/schema#"
 
-BASH = {
-    "name": "Bash",
-    "description": "Executes a given bash command and returns its output. The working directory persists "
-                   "between commands. Use it for terminal operations like git, npm, docker, ls.",
-    "input_schema": {
-        "type": "object",
-        "properties": {
-            "command": {"type": "string", "description": "The command to execute"},
-            "timeout": {"type": "number", "description": "Optional timeout in milliseconds (max 600000)"},
-            "description": {"type": "string", "description": "Clear, concise description of what this command "
-                                                             "does in active voice, 5-10 words."},
-            "run_in_background": {"type": "boolean", "description": "Set to true to run this command in the "
-                                                                    "background."},
-        },
-        "required": ["command"],
-        "additionalProperties": False,
-        "$schema": SCHEMA,
-    },
-}
 
-READ = {
-    "name": "Read",
-    "description": "Reads a file from the local filesystem. The file_path parameter must be an absolute path. "
-                   "You can call several tools in one response: read several files at once when useful.",
-    "input_schema": {
-        "type": "object",
-        "properties": {
-            "file_path": {"type": "string", "description": "The absolute path to the file to read"},
-            "offset": {"type": "number", "description": "The line number to start reading from"},
-            "limit": {"type": "number", "description": "The number of lines to read"},
-        },
-        "required": ["file_path"],
-        "additionalProperties": False,
-        "$schema": SCHEMA,
+def _tool(name: str, description: str, properties: dict, required: list[str]) -> dict:
+    """A tool in the shape Claude Code sends (JSON Schema draft 7, no extra properties)."""
+    return {"name": name, "description": description,
+            "input_schema": {"type": "object", "properties": properties, "required": required,
+                             "additionalProperties": False, "$schema": SCHEMA}}
+
+
+BASH = _tool(
+    "Bash",
+    "Executes a given bash command and returns its output. The working directory persists between commands. "
+    "Use it for terminal operations like git, npm, docker, ls.",
+    {
+        "command": {"type": "string", "description": "The command to execute"},
+        "timeout": {"type": "number", "description": "Optional timeout in milliseconds (max 600000)"},
+        "description": {"type": "string", "description": "Clear, concise description of what this command does "
+                                                         "in active voice, 5-10 words."},
+        "run_in_background": {"type": "boolean", "description": "Set to true to run this command in the "
+                                                                "background."},
     },
-}
+    ["command"],
+)
+
+READ = _tool(
+    "Read",
+    "Reads a file from the local filesystem. The file_path parameter must be an absolute path. You can call "
+    "several tools in one response: read several files at once when useful.",
+    {
+        "file_path": {"type": "string", "description": "The absolute path to the file to read"},
+        "offset": {"type": "number", "description": "The line number to start reading from"},
+        "limit": {"type": "number", "description": "The number of lines to read"},
+    },
+    ["file_path"],
+)
 
 TOOLS = [BASH, READ]
 JSON_TYPES = {"string": str, "number": (int, float), "integer": int, "boolean": bool, "object": dict, "array": list}
