@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -32,22 +33,27 @@ STREAM = {"model": "bench/chunks-20", "max_tokens": 100, "stream": True,
 DIRECT = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 
 
-def checkout(rev: str, where: Path) -> Path:
-    """REV's cli/ and proxy/ importable as `orbridge.cli` and `orbridge.proxy` from the returned folder."""
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(where / "src"), rev],
-                   check=True)
-    package = where / "path" / "orbridge"
+def importable(source: Path, where: Path) -> Path:
+    """A folder from which `source`'s cli/ and proxy/ import as `orbridge.cli` and `orbridge.proxy`, whatever
+    checkout the virtualenv's editable install points at."""
+    package = where / "orbridge"
     package.mkdir(parents=True)
     for name in ("cli", "proxy"):
-        (package / name).symlink_to(where / "src" / name)
-    return where / "path"
+        (package / name).symlink_to(source / name)
+    return where
 
 
-def serve(port: int, fake: str, home: Path, pythonpath: Path | None) -> subprocess.Popen:
+def checkout(rev: str, where: Path) -> Path:
+    """REV in a temporary git worktree (removed by `main`), importable (see `importable`)."""
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(where / "src"), rev],
+                   check=True)
+    return importable(where / "src", where / "path-b")
+
+
+def serve(port: int, fake: str, home: Path, pythonpath: Path) -> subprocess.Popen:
     env = {**os.environ, "XDG_CONFIG_HOME": str(home / "c"), "XDG_STATE_HOME": str(home / "s"),
-           "XDG_CACHE_HOME": str(home / "k"), "HOME": str(home), "ORBRIDGE_TOKEN": TOKEN}
-    if pythonpath is not None:
-        env["PYTHONPATH"] = str(pythonpath)
+           "XDG_CACHE_HOME": str(home / "k"), "HOME": str(home), "ORBRIDGE_TOKEN": TOKEN,
+           "PYTHONPATH": str(pythonpath)}
     home.mkdir(parents=True)
     return subprocess.Popen([sys.executable, "-m", "orbridge.cli", "serve", "--port", str(port), "--quiet",
                              "--base-url", fake, "--model", "bench/chunks-20"], env=env, stdout=subprocess.DEVNULL)
@@ -113,7 +119,7 @@ def main() -> None:
         procs.append(subprocess.Popen([sys.executable, "-m", "bench.fake_server", str(fake_port)], cwd=ROOT))
         wait_port(fake_port)
         fake = f"http://127.0.0.1:{fake_port}/v1"
-        procs.append(serve(a_port, fake, tmp / "home-a", None))
+        procs.append(serve(a_port, fake, tmp / "home-a", importable(ROOT, tmp / "path-a")))
         if args.floor:
             procs.append(subprocess.Popen([sys.executable, "-m", "bench.floor", str(b_port), fake], cwd=ROOT))
         else:
@@ -126,12 +132,18 @@ def main() -> None:
             asyncio.run(one_round(fake, f"http://127.0.0.1:{a_port}", f"http://127.0.0.1:{b_port}",
                                   args.requests))
     finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(10)
-        if (tmp / "src").exists():
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tmp / "src")],
-                           check=False)
+        try:
+            for proc in procs:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        finally:
+            if (tmp / "src").exists():
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tmp / "src")],
+                               check=False)
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ async def app(scope, receive, send) -> None:
         if not stream:
             await send({"type": "http.response.body", "body": await answer.read()})
             return
-        async for chunk in answer.content.iter_any():
+        async for chunk in answer.content.iter_any():  # (the session lives as long as the process)
             # bench.ab looks for "text_delta" in orbridge's stream; here the fake's own text marks the token.
             await send({"type": "http.response.body", "body": chunk.replace(b'"content"', b'"text_delta"'),
                         "more_body": True})

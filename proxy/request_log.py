@@ -58,7 +58,7 @@ class RequestLog:
                     self._warned = True
                     log.warning("not logging to %s: it %s (fix: %s)", exc.path, exc.problem, exc.fix)
             except OSError:
-                self.close()  # a full disk or a removed folder must never fail a request
+                self._let_go()  # a full disk or a removed folder must never fail a request
 
     def _append(self, line: bytes) -> None:
         """Append through descriptors held open (the folder's and the file's, checked when opened): two
@@ -71,12 +71,12 @@ class RequestLog:
             except FileNotFoundError:
                 pass
             if st is None or (st.st_ino, st.st_dev) != self._id:
-                self.close()
+                self._let_go()
         if self._fd is None:
             self._open()
             st = os.fstat(self._fd)
         if st.st_size and st.st_size + len(line) > self.max_bytes:
-            self.close()
+            self._let_go()
             self._rotate()
             self._open()
         view = memoryview(line)
@@ -88,13 +88,17 @@ class RequestLog:
             self._dir_fd = open_dir(self.path.parent)
             self._fd = open_in(self._dir_fd, self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         except BaseException:
-            self.close()
+            self._let_go()
             raise
         st = os.fstat(self._fd)
         self._id = (st.st_ino, st.st_dev)
 
     def close(self) -> None:
         """Let the descriptors go (reopened by the next write)."""
+        with self._lock:
+            self._let_go()
+
+    def _let_go(self) -> None:
         for fd in (self._fd, self._dir_fd):
             if fd is not None:
                 with contextlib.suppress(OSError):
@@ -102,7 +106,7 @@ class RequestLog:
         self._fd = self._dir_fd = None
 
     def __del__(self) -> None:
-        self.close()
+        self._let_go()
 
     def _rotate(self) -> None:
         """Rename by name inside the checked folder: a rename moves a symlink itself, never its target."""

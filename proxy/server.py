@@ -40,6 +40,9 @@ class Limits:
     keep_alive: float = 5.0  # idle seconds between requests on one connection
 
 
+SLICE = 16 * 1024  # the parser is fed at most this much at a time (see GuardedHttpTools.data_received)
+
+
 def _head_too_large(limit: int) -> bytes:
     body = ProxyError(431, "request_too_large", f"request head (request line and headers) is larger than "
                       f"{limit // 1024} KB").body_bytes()
@@ -69,7 +72,7 @@ class HeadWithBody:
             self._transport.write(data)
 
     def flush(self) -> None:
-        if self._held is not None:
+        if self._held is not None and not self._transport.is_closing():
             head, self._held = self._held, None
             self._transport.write(head)
 
@@ -94,6 +97,7 @@ class GuardedHttpTools(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._in_head = True
         self._head_room = self.limits.max_head_bytes
+        self._messages_ended = 0
         self._on_lost: dict[int, Callable[[], None]] = {}
         self._watches = 0
 
@@ -136,24 +140,35 @@ class GuardedHttpTools(HttpToolsProtocol):
         return lambda: self._on_lost.pop(key, None)
 
     def data_received(self, data: bytes) -> None:
-        if self._in_head:
-            if len(data) > self._head_room:
-                return self._feed_capped(data)
-            self._head_room -= len(data)  # the whole chunk counts, also when it carries the body's start
-        super().data_received(data)
+        """Feed the parser in slices, charging each slice that starts inside a head to the head's budget. A
+        message can end inside a slice and the next head begin there (pipelining): those bytes are not
+        charged, so a head may exceed the cap by at most one slice, never by a whole read."""
+        if len(data) <= SLICE and (not self._in_head or len(data) <= self._head_room):
+            return self._feed(data)  # the usual case: one feed
+        for start in range(0, len(data), SLICE):
+            if not self._feed(data[start:start + SLICE]) or self.transport.is_closing():
+                return
 
-    def _feed_capped(self, data: bytes) -> None:
-        """The head must end within the bytes still allowed; feed those, then the rest only if it did."""
-        room = max(self._head_room, 0)
-        if room:
-            super().data_received(data[:room])
-        if self.transport.is_closing():
-            return
+    def _feed(self, piece: bytes) -> bool:
+        """One slice to the parser; False (and a 431) when it would take a head past its budget."""
         if self._in_head:
-            self.transport.write(_head_too_large(self.limits.max_head_bytes))
-            self.transport.close()
-            return
-        super().data_received(data[room:])
+            if self._head_timer is None:  # bytes toward a head (even stray line ends) start its clock
+                self._head_timer = self.loop.call_later(self.limits.head_timeout, self._head_timed_out)
+            if len(piece) > self._head_room:
+                room, ended = self._head_room, self._messages_ended
+                if room > 0:
+                    super().data_received(piece[:room])
+                if self.transport.is_closing():
+                    return False
+                if self._in_head and self._messages_ended == ended:  # the head did not end within the budget
+                    self.transport.write(_head_too_large(self.limits.max_head_bytes))
+                    self.transport.close()
+                    return False
+                super().data_received(piece[room:])  # a message ended in those bytes: go on
+                return True
+            self._head_room -= len(piece)
+        super().data_received(piece)
+        return True
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -174,6 +189,7 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
+        self._messages_ended += 1
         self._in_head = True  # what follows on this connection is the next request's head
         self._head_room = self.limits.max_head_bytes
 

@@ -116,3 +116,22 @@ def test_work_that_swallows_the_cancel_still_means_the_client_left():
         return asyncio.current_task().cancelling()
 
     assert asyncio.run(go()) == 0
+
+
+def test_work_that_fails_otherwise_after_the_cancel_is_still_the_client_leaving():
+    async def go() -> int:
+        client, messages = _client()
+
+        async def cleanup_fails() -> str:
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                raise OSError("connection reset while closing") from None
+            return "never"
+
+        asyncio.get_running_loop().call_later(0.05, messages.put_nowait, {"type": "http.disconnect"})
+        with pytest.raises(ClientGone):
+            await unless_disconnected(cleanup_fails(), client)
+        return asyncio.current_task().cancelling()
+
+    assert asyncio.run(go()) == 0

@@ -101,3 +101,12 @@ def test_a_real_server_sends_the_head_before_a_slow_body():
                 rest += client.recv(65536)
     finally:
         server.should_exit = True
+
+
+def test_only_a_whole_head_in_bytes_is_held():
+    async def steps(transport, raw):
+        transport.write(memoryview(b"HTTP/1.1 200 looks like a head\r\n\r\n"))  # a body chunk, not bytes
+        transport.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n")  # not a whole head
+        assert len(raw.writes) == 2
+
+    _run(steps)

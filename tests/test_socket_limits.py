@@ -3,6 +3,7 @@ and an open-file limit that idle connections must not exhaust. Real sockets on 1
 
 from __future__ import annotations
 
+import json
 import re
 import resource
 import socket
@@ -152,6 +153,69 @@ def test_a_head_sent_in_pieces_is_capped_like_one_sent_at_once(guarded):
     assert _refused_as_too_large(s)
     s.close()
     assert p.http.get("/v1/models").status_code == 200
+
+
+def _answers(s: socket.socket, until: bytes, timeout: float = 10) -> bytes:
+    s.settimeout(timeout)
+    got = b""
+    try:
+        while until not in got:
+            data = s.recv(65536)
+            if not data:
+                break
+            got += data
+    except (ConnectionResetError, TimeoutError):
+        pass
+    return got
+
+
+def test_a_pipelined_head_is_capped_too(guarded):
+    """A request and the start of an oversized next head in one write: the bytes after the first message are
+    charged to the next head (all but at most one 16 KB parser slice), so it is refused, not served."""
+    p = guarded()
+    small = f"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: {TOKEN}\r\n\r\n".encode()
+    big = b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"b" * 100_000 + b"\r\n\r\n"
+    s = connect(p)
+    s.sendall(small + big[:60_000])
+    time.sleep(0.2)
+    try:
+        s.sendall(big[60_000:])
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    got = _answers(s, b"431")
+    assert got.startswith(b"HTTP/1.1 200")  # the first request is answered
+    assert got.count(b"HTTP/1.1 200") == 1 and (b"HTTP/1.1 431" in got or got.endswith(b"}"))
+    s.close()
+
+
+def test_a_legitimate_pipelined_pair_at_the_cap_is_served(guarded, upstream):
+    """A body that ends near the head budget, with a small second request right behind it in the same
+    write: both are answered (the second head was once taken for an oversized first one)."""
+    p = guarded()
+    def post_of(pad: int) -> bytes:
+        body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "x"}], "pad": "p" * pad})
+        return (f"POST /v1/messages/count_tokens HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: {TOKEN}\r\n"
+                f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n{body}").encode()
+
+    post = post_of(65_000)
+    post = post_of(65_000 + 65_511 - len(post))  # the second head straddles the first 64 KB of the write
+    assert len(post) == 65_511
+    get = f"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: {TOKEN}\r\n\r\n".encode()
+    s = connect(p)
+    s.sendall(post + get)
+    got = _answers(s, b"claude-haiku-orbridge")
+    assert got.count(b"HTTP/1.1 200") == 2, got[:300]
+    s.close()
+
+
+def test_stray_line_ends_on_a_kept_alive_connection_start_the_head_clock(guarded):
+    p = guarded(keep_alive=30)
+    s = connect(p)
+    s.sendall(f"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: {TOKEN}\r\n\r\n".encode())
+    assert _answers(s, b"claude-haiku-orbridge").startswith(b"HTTP/1.1 200")
+    s.sendall(b"\r\n")  # the parser skips it without starting a message
+    assert closed_by_server(s, 5)  # head_timeout is 1 s here; the keep-alive 30 s
+    s.close()
 
 
 def test_idle_connections_beyond_the_cap_do_not_stop_a_real_request(guarded, upstream):
