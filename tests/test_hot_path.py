@@ -134,3 +134,15 @@ def test_chunk_parser_edges():
     for text in ['18446744073709551616', '-9223372036854775809', '1e400', 'NaN', '-Infinity', '"\\ud800"',
                  '{"a":1,"a":2}', '9007199254740993', '9007199254740993.0', '\ufeff{}', '[1,]', '"\t"', '']:
         assert parsed(json_codec.loads, text) == parsed(json.loads, text), text
+
+
+def test_ids_are_unique_and_shaped_as_before():
+    """Message and tool ids come from a generator seeded once (no system call per id): still 24 hex digits,
+    still unique."""
+    import re
+
+    from orbridge.proxy.anthropic_openai.stream import new_message_id, new_tool_id
+
+    ids = [new_message_id() for _ in range(20_000)] + [new_tool_id() for _ in range(20_000)]
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(r"(msg|toolu)_[0-9a-f]{24}", i) for i in ids)

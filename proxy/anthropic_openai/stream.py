@@ -10,6 +10,7 @@ it, so calls interleaved by index never mix.
 
 from __future__ import annotations
 
+import random
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -38,12 +39,17 @@ STOP_REASONS = {
 }
 
 
+# Ids only need to be unique, not secret: a generator seeded once from the OS, not a system call per id
+# (two or more a request, on every request's path).
+_ids = random.Random(secrets.randbits(128))
+
+
 def new_message_id() -> str:
-    return "msg_" + secrets.token_hex(12)
+    return f"msg_{_ids.getrandbits(96):024x}"
 
 
 def new_tool_id() -> str:
-    return "toolu_" + secrets.token_hex(12)
+    return f"toolu_{_ids.getrandbits(96):024x}"
 
 
 @dataclass
